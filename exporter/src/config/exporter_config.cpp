@@ -1,0 +1,155 @@
+#include "config/exporter_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace llmcost {
+namespace {
+
+[[noreturn]] void Fail(const std::string& origin, const std::string& where, const std::string& why) {
+  throw ConfigError(origin + ": " + where + ": " + why);
+}
+
+void CheckKeys(const YAML::Node& node, const std::set<std::string>& allowed, const std::string& origin,
+               const std::string& where) {
+  if (!node.IsMap()) Fail(origin, where, "must be a map");
+  for (const auto& kv : node) {
+    const auto key = kv.first.as<std::string>();
+    if (!allowed.count(key)) Fail(origin, where, "unknown key '" + key + "'");
+  }
+}
+
+// Label names that the exporter itself uses; an attribution label must not clash.
+const std::set<std::string> kReservedLabels = {"provider", "model", "status", "token_type", "cost_type",
+                                               "reason", "le", "job", "instance", "scope", "period",
+                                               "transport", "result", "label", "quantile"};
+
+std::vector<double> Buckets(const YAML::Node& n, const std::string& origin, const std::string& where) {
+  if (!n.IsSequence() || n.size() == 0) Fail(origin, where, "must be a non-empty list of numbers");
+  std::vector<double> b;
+  for (const auto& v : n) b.push_back(v.as<double>());
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    if (!std::isfinite(b[i]) || b[i] <= 0) Fail(origin, where, "bucket bounds must be positive numbers");
+    if (i > 0 && b[i] <= b[i - 1]) Fail(origin, where, "bucket bounds must be strictly increasing");
+  }
+  return b;
+}
+
+ExporterConfig ParseYaml(const std::string& text, const std::string& origin) {
+  ExporterConfig c;
+  const YAML::Node root = YAML::Load(text);
+  if (root.IsNull()) return c;  // an empty file means defaults
+  CheckKeys(root, {"labels", "histograms", "budgets"}, origin, "top level");
+
+  if (const YAML::Node l = root["labels"]) {
+    CheckKeys(l, {"attribution", "histogram_label", "max_values_per_label", "max_values", "max_models",
+                  "max_value_length"},
+              origin, "labels");
+    if (l["attribution"]) {
+      c.attribution_labels.clear();
+      static const std::regex kName("[a-z_][a-z0-9_]*");
+      for (const auto& n : l["attribution"]) {
+        auto name = n.as<std::string>();
+        if (!std::regex_match(name, kName) || name.rfind("__", 0) == 0) {
+          Fail(origin, "labels.attribution", "'" + name + "' is not a valid Prometheus label name");
+        }
+        if (kReservedLabels.count(name)) Fail(origin, "labels.attribution", "'" + name + "' is reserved");
+        if (std::find(c.attribution_labels.begin(), c.attribution_labels.end(), name) != c.attribution_labels.end()) {
+          Fail(origin, "labels.attribution", "'" + name + "' is listed twice");
+        }
+        c.attribution_labels.push_back(name);
+      }
+      if (c.attribution_labels.size() > 10) Fail(origin, "labels.attribution", "at most 10 labels");
+    }
+    if (l["histogram_label"]) c.histogram_label = l["histogram_label"].as<std::string>();
+    if (l["max_values_per_label"]) c.max_values_per_label = l["max_values_per_label"].as<std::size_t>();
+    if (l["max_values"]) {
+      for (const auto& kv : l["max_values"]) c.max_values_by_label[kv.first.as<std::string>()] = kv.second.as<std::size_t>();
+    }
+    if (l["max_models"]) c.max_models = l["max_models"].as<std::size_t>();
+    if (l["max_value_length"]) c.max_label_value_length = l["max_value_length"].as<std::size_t>();
+  }
+  if (c.histogram_label.empty() ||
+      std::find(c.attribution_labels.begin(), c.attribution_labels.end(), c.histogram_label) == c.attribution_labels.end()) {
+    Fail(origin, "labels.histogram_label", "'" + c.histogram_label + "' must be one of labels.attribution");
+  }
+  for (const auto& [label, cap] : c.max_values_by_label) {
+    if (std::find(c.attribution_labels.begin(), c.attribution_labels.end(), label) == c.attribution_labels.end()) {
+      Fail(origin, "labels.max_values." + label, "not an attribution label");
+    }
+    if (cap == 0) Fail(origin, "labels.max_values." + label, "must be at least 1");
+  }
+  if (c.max_values_per_label == 0 || c.max_models == 0) Fail(origin, "labels", "caps must be at least 1");
+  if (c.max_label_value_length < 8 || c.max_label_value_length > 1024) {
+    Fail(origin, "labels.max_value_length", "must be between 8 and 1024");
+  }
+
+  if (const YAML::Node h = root["histograms"]) {
+    CheckKeys(h, {"duration_seconds_buckets", "ttft_seconds_buckets", "input_tokens_buckets",
+                  "output_tokens_buckets", "cost_usd_buckets"},
+              origin, "histograms");
+    if (h["duration_seconds_buckets"]) c.buckets.duration_seconds = Buckets(h["duration_seconds_buckets"], origin, "histograms.duration_seconds_buckets");
+    if (h["ttft_seconds_buckets"]) c.buckets.ttft_seconds = Buckets(h["ttft_seconds_buckets"], origin, "histograms.ttft_seconds_buckets");
+    if (h["input_tokens_buckets"]) c.buckets.input_tokens = Buckets(h["input_tokens_buckets"], origin, "histograms.input_tokens_buckets");
+    if (h["output_tokens_buckets"]) c.buckets.output_tokens = Buckets(h["output_tokens_buckets"], origin, "histograms.output_tokens_buckets");
+    if (h["cost_usd_buckets"]) c.buckets.cost_usd = Buckets(h["cost_usd_buckets"], origin, "histograms.cost_usd_buckets");
+  }
+
+  if (const YAML::Node b = root["budgets"]) {
+    if (!b.IsSequence()) Fail(origin, "budgets", "must be a list");
+    std::set<std::pair<std::string, std::string>> seen;
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      const std::string where = "budgets[" + std::to_string(i) + "]";
+      CheckKeys(b[i], {"scope", "period", "usd"}, origin, where);
+      Budget budget;
+      if (!b[i]["scope"] || !b[i]["period"] || !b[i]["usd"]) Fail(origin, where, "needs scope, period and usd");
+      budget.scope = b[i]["scope"].as<std::string>();
+      budget.period = b[i]["period"].as<std::string>();
+      budget.usd = b[i]["usd"].as<double>();
+      if (budget.period != "month" && budget.period != "day") Fail(origin, where + ".period", "must be month or day");
+      if (!std::isfinite(budget.usd) || budget.usd <= 0) Fail(origin, where + ".usd", "must be a positive number");
+      if (budget.scope != "global") {
+        const auto colon = budget.scope.find(':');
+        const std::string label = budget.scope.substr(0, colon);
+        if (colon == std::string::npos || colon + 1 == budget.scope.size() ||
+            std::find(c.attribution_labels.begin(), c.attribution_labels.end(), label) == c.attribution_labels.end()) {
+          Fail(origin, where + ".scope", "must be 'global' or '<attribution label>:<value>', e.g. feature:chat");
+        }
+      }
+      if (!seen.insert({budget.scope, budget.period}).second) Fail(origin, where, "duplicate scope and period");
+      c.budgets.push_back(budget);
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+std::size_t ExporterConfig::CapFor(const std::string& label) const {
+  const auto it = max_values_by_label.find(label);
+  return it == max_values_by_label.end() ? max_values_per_label : it->second;
+}
+
+ExporterConfig ExporterConfig::LoadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path + ": cannot open");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return Parse(buf.str(), path);
+}
+
+ExporterConfig ExporterConfig::Parse(const std::string& yaml_text, const std::string& origin) {
+  try {
+    return ParseYaml(yaml_text, origin);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(origin + ": " + e.what());
+  }
+}
+
+}  // namespace llmcost

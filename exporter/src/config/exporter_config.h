@@ -1,0 +1,50 @@
+#pragma once
+// ExporterConfig: what a user sets in --config.file (YAML): attribution labels and
+// their caps, histogram buckets, budgets. Defaults match docs/metrics.md, so the
+// exporter runs without a config file.
+#include <cstddef>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace llmcost {
+
+struct Budget {
+  std::string scope;   // "global" or "<attribution label>:<value>"
+  std::string period;  // "month" or "day"
+  double usd = 0;
+};
+
+struct HistogramBuckets {
+  std::vector<double> duration_seconds{0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300};
+  std::vector<double> ttft_seconds{0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30};
+  std::vector<double> input_tokens{256, 1024, 4096, 16384, 32768, 65536, 131072, 200000, 500000, 1000000};
+  std::vector<double> output_tokens{64, 256, 1024, 2048, 4096, 8192, 16384, 32768, 65536};
+  std::vector<double> cost_usd{0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10};
+};
+
+struct ExporterConfig {
+  std::vector<std::string> attribution_labels{"feature", "tenant", "route"};
+  std::string histogram_label = "feature";
+  std::size_t max_values_per_label = 500;
+  std::map<std::string, std::size_t> max_values_by_label;  // per-label overrides
+  std::size_t max_models = 200;
+  std::size_t max_providers = 20;
+  std::size_t max_label_value_length = 64;
+  HistogramBuckets buckets;
+  std::vector<Budget> budgets;
+
+  std::size_t CapFor(const std::string& label) const;
+
+  // Throw ConfigError naming the file and the key at fault.
+  static ExporterConfig LoadFile(const std::string& path);
+  static ExporterConfig Parse(const std::string& yaml_text, const std::string& origin = "<string>");
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace llmcost

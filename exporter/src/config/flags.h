@@ -1,0 +1,30 @@
+#pragma once
+// Command-line flags, named as in the Prometheus exporter-toolkit and other
+// exporters (--web.listen-address, --web.telemetry-path, --log.level, ...).
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace llmcost {
+
+struct Flags {
+  std::string web_listen_address = ":10429";
+  std::string web_telemetry_path = "/metrics";
+  bool web_enable_lifecycle = false;
+  std::string ingest_listen_address = "127.0.0.1:10430";
+  std::size_t ingest_max_body_bytes = 4 * 1024 * 1024;
+  std::string udp_listen_address = "127.0.0.1:10430";
+  int udp_read_buffer_bytes = 0;  // 0: the kernel default
+  std::string config_file;        // empty: built-in defaults
+  std::string pricing_file = "/etc/llm-cost-exporter/prices.yml";
+  std::string log_level = "info";
+  std::string log_format = "logfmt";
+  bool show_version = false;
+  bool show_help = false;
+};
+
+// Accepts --name=value and --name value. Returns "" or an error naming the flag.
+std::string ParseFlags(const std::vector<std::string>& args, Flags& flags);
+std::string FlagsUsage();
+
+}  // namespace llmcost

@@ -1,0 +1,282 @@
+#include "event/event_parser.h"
+
+#include <cmath>
+#include <string_view>
+
+namespace llmcost {
+namespace {
+
+using nlohmann::json;
+
+// Thrown inside the parser only, caught in Parse(): keeps each field check one line.
+struct FieldError {
+  std::string field;
+  RejectReason reason;
+  std::string message;
+};
+
+[[noreturn]] void Bad(std::string field, std::string message) {
+  throw FieldError{std::move(field), RejectReason::kBadField, std::move(message)};
+}
+
+const json* Member(const json& obj, const char* key) {
+  const auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+std::string Path(std::string_view parent, const char* key) {
+  if (parent.empty()) return key;
+  std::string p(parent);
+  p.push_back('.');
+  p.append(key);
+  return p;
+}
+
+// A token-like count: a non-negative whole number no larger than `max`.
+std::uint64_t ReadCount(const json& obj, const char* key, std::string_view parent, std::uint64_t max,
+                        bool* present = nullptr) {
+  const json* v = Member(obj, key);
+  if (present) *present = v != nullptr;
+  if (!v) return 0;
+  const std::string field = Path(parent, key);
+  std::uint64_t n = 0;
+  if (v->is_number_unsigned()) {
+    n = v->get<std::uint64_t>();
+  } else if (v->is_number_integer()) {
+    Bad(field, "must not be negative");
+  } else if (v->is_number_float()) {
+    const double d = v->get<double>();
+    if (!std::isfinite(d)) Bad(field, "must be a finite number");
+    if (d < 0) Bad(field, "must not be negative");
+    if (d != std::floor(d)) Bad(field, "must be a whole number");
+    if (d > static_cast<double>(max)) Bad(field, "exceeds " + std::to_string(max));
+    n = static_cast<std::uint64_t>(d);
+  } else {
+    Bad(field, "must be an integer");
+  }
+  if (n > max) Bad(field, "exceeds " + std::to_string(max));
+  return n;
+}
+
+std::optional<double> ReadNonNegative(const json& obj, const char* key, double max) {
+  const json* v = Member(obj, key);
+  if (!v) return std::nullopt;
+  if (!v->is_number()) Bad(key, "must be a number");
+  const double d = v->get<double>();
+  if (!std::isfinite(d)) Bad(key, "must be a finite number");
+  if (d < 0) Bad(key, "must not be negative");
+  if (d > max) Bad(key, "exceeds " + std::to_string(static_cast<long long>(max)));
+  return d;
+}
+
+const json* ReadObject(const json& obj, const char* key, std::string_view parent) {
+  const json* v = Member(obj, key);
+  if (v && !v->is_object()) Bad(Path(parent, key), "must be an object");
+  return v;
+}
+
+std::optional<std::string> ReadString(const json& obj, const char* key, std::string_view parent) {
+  const json* v = Member(obj, key);
+  if (!v) return std::nullopt;
+  if (!v->is_string()) Bad(Path(parent, key), "must be a string");
+  return v->get<std::string>();
+}
+
+RequestStatus StatusFromHttp(std::int64_t code) {
+  if (code >= 200 && code < 300) return RequestStatus::kOk;
+  if (code == 429) return RequestStatus::kRateLimited;
+  if (code == 529) return RequestStatus::kOverloaded;
+  if (code == 504 || code == 408) return RequestStatus::kTimeout;
+  if (code >= 500 && code < 600) return RequestStatus::kServerError;
+  if (code >= 400 && code < 500) return RequestStatus::kClientError;
+  return RequestStatus::kOtherError;
+}
+
+std::optional<RequestStatus> StatusFromWord(std::string_view w) {
+  static constexpr std::pair<std::string_view, RequestStatus> kWords[] = {
+      {"ok", RequestStatus::kOk},                    {"success", RequestStatus::kOk},
+      {"rate_limited", RequestStatus::kRateLimited}, {"overloaded", RequestStatus::kOverloaded},
+      {"server_error", RequestStatus::kServerError}, {"client_error", RequestStatus::kClientError},
+      {"timeout", RequestStatus::kTimeout},          {"other_error", RequestStatus::kOtherError},
+      {"error", RequestStatus::kOtherError}};
+  for (const auto& [word, status] : kWords) {
+    if (w == word) return status;
+  }
+  return std::nullopt;
+}
+
+RequestStatus StatusFromErrorType(std::string_view t) {
+  if (t == "rate_limit_error") return RequestStatus::kRateLimited;
+  if (t == "overloaded_error") return RequestStatus::kOverloaded;
+  if (t == "api_error") return RequestStatus::kServerError;
+  if (t == "timeout_error") return RequestStatus::kTimeout;
+  if (t == "invalid_request_error" || t == "authentication_error" || t == "billing_error" ||
+      t == "permission_error" || t == "not_found_error" || t == "request_too_large") {
+    return RequestStatus::kClientError;
+  }
+  return RequestStatus::kOtherError;
+}
+
+RequestStatus ReadStatus(const json& obj) {
+  RequestStatus status = RequestStatus::kOk;
+  if (const json* s = Member(obj, "status")) {
+    if (s->is_number_integer() || s->is_number_unsigned()) {
+      const auto code = s->get<std::int64_t>();
+      if (code < 100 || code > 599) Bad("status", "HTTP status must be 100-599");
+      status = StatusFromHttp(code);
+    } else if (s->is_string()) {
+      const auto& text = s->get_ref<const std::string&>();
+      if (!text.empty() && text.size() <= 3 && text.find_first_not_of("0123456789") == std::string::npos) {
+        status = StatusFromHttp(std::stoll(text));
+      } else if (auto word = StatusFromWord(text)) {
+        status = *word;
+      } else {
+        Bad("status", "must be an HTTP status code or one of ok, rate_limited, overloaded, server_error, "
+                      "client_error, timeout, other_error");
+      }
+    } else {
+      Bad("status", "must be an integer or a string");
+    }
+  }
+  // error_type wins: a stream can fail after HTTP 200 with an error event.
+  if (auto error_type = ReadString(obj, "error_type", "")) status = StatusFromErrorType(*error_type);
+  return status;
+}
+
+void ReadServiceTier(const json& obj, std::string_view parent, ServiceTier& tier) {
+  if (auto t = ReadString(obj, "service_tier", parent)) {
+    if (*t == "standard") tier = ServiceTier::kStandard;
+    else if (*t == "batch") tier = ServiceTier::kBatch;
+    else if (*t == "priority") tier = ServiceTier::kPriority;
+    else tier = ServiceTier::kOther;
+  }
+}
+
+void ReadAnthropicUsage(const json& u, std::string_view parent, UsageEvent& e) {
+  e.tokens[TokenType::kInput] = ReadCount(u, "input_tokens", parent, kMaxTokenCount);
+  e.tokens[TokenType::kOutput] = ReadCount(u, "output_tokens", parent, kMaxTokenCount);
+  e.tokens[TokenType::kCacheRead] = ReadCount(u, "cache_read_input_tokens", parent, kMaxTokenCount);
+  const std::uint64_t creation_total = ReadCount(u, "cache_creation_input_tokens", parent, kMaxTokenCount);
+  std::uint64_t w5 = 0, w1h = 0;
+  const std::string cc_path = Path(parent, "cache_creation");
+  if (const json* cc = ReadObject(u, "cache_creation", parent)) {
+    w5 = ReadCount(*cc, "ephemeral_5m_input_tokens", cc_path, kMaxTokenCount);
+    w1h = ReadCount(*cc, "ephemeral_1h_input_tokens", cc_path, kMaxTokenCount);
+  }
+  if (w5 + w1h > 0) {
+    // The split is the billing detail; the total is their sum.
+    e.tokens[TokenType::kCacheWrite5m] = w5;
+    e.tokens[TokenType::kCacheWrite1h] = w1h;
+  } else {
+    // Only the total is known: Anthropic's default cache TTL is 5 minutes.
+    e.tokens[TokenType::kCacheWrite5m] = creation_total;
+  }
+  if (const json* stu = ReadObject(u, "server_tool_use", parent)) {
+    e.web_search_requests = ReadCount(*stu, "web_search_requests", Path(parent, "server_tool_use"), kMaxWebSearches);
+  }
+  ReadServiceTier(u, parent, e.tier);
+  if (auto geo = ReadString(u, "inference_geo", parent)) e.us_only_inference = *geo == "us";
+  if (auto speed = ReadString(u, "speed", parent)) {
+    e.speed = *speed == "fast" ? Speed::kFast : *speed == "standard" ? Speed::kStandard : Speed::kOther;
+  }
+}
+
+void ReadOpenAiUsage(const json& u, std::string_view parent, UsageEvent& e) {
+  // Chat Completions (prompt/completion) or Responses (input/output) names.
+  bool has_prompt = false;
+  std::uint64_t prompt = ReadCount(u, "prompt_tokens", parent, kMaxTokenCount, &has_prompt);
+  const char* details_key = "prompt_tokens_details";
+  if (!has_prompt) {
+    prompt = ReadCount(u, "input_tokens", parent, kMaxTokenCount);
+    details_key = "input_tokens_details";
+  }
+  std::uint64_t completion = 0;
+  bool has_completion = false;
+  completion = ReadCount(u, "completion_tokens", parent, kMaxTokenCount, &has_completion);
+  if (!has_completion) completion = ReadCount(u, "output_tokens", parent, kMaxTokenCount);
+  std::uint64_t cached = 0;
+  if (const json* d = ReadObject(u, details_key, parent)) {
+    cached = ReadCount(*d, "cached_tokens", Path(parent, details_key), kMaxTokenCount);
+  }
+  // OpenAI's prompt count INCLUDES cached tokens (the opposite of Anthropic).
+  if (cached > prompt) Bad(Path(Path(parent, details_key), "cached_tokens"), "exceeds the prompt token count");
+  e.tokens[TokenType::kInput] = prompt - cached;
+  e.tokens[TokenType::kCacheRead] = cached;
+  e.tokens[TokenType::kOutput] = completion;
+  ReadServiceTier(u, parent, e.tier);
+}
+
+std::optional<std::string> ReadLabelValue(const json& obj, const std::string& key, std::string_view parent) {
+  const auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return std::nullopt;
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_number_integer() || it->is_number_unsigned()) return it->dump();  // numeric tenant ids
+  Bad(parent.empty() ? key : std::string(parent) + "." + key, "label value must be a string or an integer");
+}
+
+}  // namespace
+
+EventParser::EventParser(std::vector<std::string> attribution_labels) : labels_(std::move(attribution_labels)) {}
+
+ParseResult EventParser::Parse(const json& value, std::size_t index) const {
+  if (!value.is_object()) {
+    return EventError{index, "", RejectReason::kNotObject, "an event must be a JSON object"};
+  }
+  try {
+    UsageEvent e;
+    // Model.
+    const json* model = Member(value, "model");
+    const char* model_field = "model";
+    if (!model) {
+      model = Member(value, "model_id");
+      model_field = "model_id";
+    }
+    if (!model) throw FieldError{"model", RejectReason::kMissingModel, "model (or model_id) is required"};
+    if (!model->is_string()) Bad(model_field, "must be a string");
+    e.model_id = model->get<std::string>();
+    if (e.model_id.find_first_not_of(" \t\r\n") == std::string::npos) {
+      throw FieldError{model_field, RejectReason::kMissingModel, "model must not be empty"};
+    }
+    if (auto provider = ReadString(value, "provider", "")) {
+      if (provider->empty()) Bad("provider", "must not be empty");
+      e.provider = *provider;
+    }
+
+    // Usage: the provider's object when present, else the flat wrapper fields.
+    const json* usage = ReadObject(value, "usage", "");
+    const bool openai = e.provider == "openai";
+    if (openai) {
+      ReadOpenAiUsage(usage ? *usage : value, usage ? "usage" : "", e);
+    } else {
+      ReadAnthropicUsage(usage ? *usage : value, usage ? "usage" : "", e);
+    }
+    ReadServiceTier(value, "", e.tier);  // a top-level service_tier also counts
+    if (const json* batch = Member(value, "batch")) {
+      if (!batch->is_boolean()) Bad("batch", "must be true or false");
+      if (batch->get<bool>()) e.tier = ServiceTier::kBatch;
+    }
+
+    e.status = ReadStatus(value);
+    if (auto ms = ReadNonNegative(value, "latency_ms", kMaxLatencyMs)) e.latency_seconds = *ms / 1000.0;
+    if (auto ms = ReadNonNegative(value, "ttft_ms", kMaxLatencyMs)) e.ttft_seconds = *ms / 1000.0;
+    e.client_cost_usd = ReadNonNegative(value, "cost_usd", kMaxClientCostUsd);
+    if (const json* id = Member(value, "request_id"); id && id->is_string()) e.request_id = id->get<std::string>();
+
+    // Attribution labels: the labels object wins over flat fields.
+    const json* labels = ReadObject(value, "labels", "");
+    for (const std::string& name : labels_) {
+      std::optional<std::string> v;
+      if (labels) v = ReadLabelValue(*labels, name, "labels");
+      if (!v) v = ReadLabelValue(value, name, "");
+      if (!v && name == "tenant") v = ReadLabelValue(value, "tenant_id", "");
+      if (!v && name == "user") v = ReadLabelValue(value, "user_id", "");
+      if (v) e.labels.emplace_back(name, std::move(*v));
+    }
+    return e;
+  } catch (FieldError& fe) {
+    return EventError{index, std::move(fe.field), fe.reason, std::move(fe.message)};
+  }
+}
+
+}  // namespace llmcost

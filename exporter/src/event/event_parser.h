@@ -1,0 +1,35 @@
+#pragma once
+// Parse stage: one JSON value -> UsageEvent, or an EventError naming the field and
+// the reason. Accepts the Anthropic usage object verbatim, the flat field names of
+// common logging wrappers, and OpenAI-shaped usage with provider "openai".
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "event/event_error.h"
+#include "event/usage_event.h"
+
+namespace llmcost {
+
+inline constexpr std::uint64_t kMaxTokenCount = 1'000'000'000;   // per type, per request
+inline constexpr std::uint64_t kMaxWebSearches = 1'000'000;
+inline constexpr double kMaxLatencyMs = 86'400'000.0;            // one day
+inline constexpr double kMaxClientCostUsd = 1'000'000.0;
+
+using ParseResult = std::variant<UsageEvent, EventError>;
+
+class EventParser {
+ public:
+  // attribution_labels: the allowlist; only these keys are read from `labels` and
+  // from the flat fields (with tenant_id -> tenant and user_id -> user).
+  explicit EventParser(std::vector<std::string> attribution_labels);
+
+  ParseResult Parse(const nlohmann::json& value, std::size_t index) const;
+
+ private:
+  std::vector<std::string> labels_;
+};
+
+}  // namespace llmcost

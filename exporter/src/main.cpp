@@ -1,0 +1,143 @@
+// llm-cost-exporter: wires transport -> parse -> price -> record, and nothing else.
+#include <prometheus/registry.h>
+
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <pthread.h>
+
+#include "config/exporter_config.h"
+#include "config/flags.h"
+#include "event/event_parser.h"
+#include "log/structured_log.h"
+#include "pipeline/event_pipeline.h"
+#include "pricing/price_book.h"
+#include "record/exporter_metrics.h"
+#include "record/exposition.h"
+#include "record/request_metrics.h"
+#include "transport/http_servers.h"
+#include "transport/udp_listener.h"
+
+#ifndef LLM_COST_EXPORTER_VERSION
+#define LLM_COST_EXPORTER_VERSION "dev"
+#endif
+#ifndef LLM_COST_EXPORTER_REVISION
+#define LLM_COST_EXPORTER_REVISION "unknown"
+#endif
+
+using namespace llmcost;
+
+namespace {
+
+int Fatal(const std::string& msg, const std::string& error) {
+  Log(LogLevel::kError, msg, {{"error", error}});
+  return 1;
+}
+
+ListenAddress MustParseAddress(const std::string& flag, const std::string& text) {
+  auto a = ParseListenAddress(text);
+  if (!a) throw std::runtime_error("--" + flag + ": '" + text + "' is not host:port");
+  return *a;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  if (std::string err = ParseFlags({argv + 1, argv + argc}, flags); !err.empty()) {
+    std::cerr << "llm-cost-exporter: " << err << "\n\n" << FlagsUsage();
+    return 2;
+  }
+  if (flags.show_help) {
+    std::cout << FlagsUsage();
+    return 0;
+  }
+  if (flags.show_version) {
+    std::cout << "llm-cost-exporter, version " << LLM_COST_EXPORTER_VERSION << " (revision: "
+              << LLM_COST_EXPORTER_REVISION << ")\n";
+    return 0;
+  }
+  LogFormat format;
+  LogLevel level;
+  if (!ParseLogFormat(flags.log_format, format) || !ParseLogLevel(flags.log_level, level)) {
+    std::cerr << "llm-cost-exporter: --log.format must be logfmt or json, --log.level debug, info, warn or error\n";
+    return 2;
+  }
+  InitLogging(format, level);
+
+  // Signals are taken by one thread with sigwait; block them everywhere else first.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  try {
+    const ExporterConfig config =
+        flags.config_file.empty() ? ExporterConfig{} : ExporterConfig::LoadFile(flags.config_file);
+    auto registry = std::make_shared<prometheus::Registry>();
+    ExporterMetrics exporter_metrics(*registry, config, LLM_COST_EXPORTER_VERSION, LLM_COST_EXPORTER_REVISION);
+    PriceBook prices(PriceTable::LoadFile(flags.pricing_file));
+    exporter_metrics.PricingLoaded(*prices.Current());
+    RequestMetrics request_metrics(*registry, config, exporter_metrics);
+    Exposition exposition(registry, request_metrics);
+    EventPipeline pipeline(EventParser(config.attribution_labels), prices, request_metrics, exporter_metrics);
+
+    auto reload = [&]() -> std::string {
+      if (auto error = prices.Reload(flags.pricing_file)) {
+        exporter_metrics.PricingReloadFailed();
+        Log(LogLevel::kError, "price table reload failed; keeping the previous table", {{"error", *error}});
+        return *error;
+      }
+      const auto table = prices.Current();
+      exporter_metrics.PricingLoaded(*table);
+      Log(LogLevel::kInfo, "price table reloaded",
+          {{"file", flags.pricing_file}, {"as_of", table->as_of()}, {"models", std::to_string(table->size())}});
+      return "";
+    };
+
+    WebServerOptions web_options{flags.web_telemetry_path, flags.web_enable_lifecycle, LLM_COST_EXPORTER_VERSION};
+    WebServer web(MustParseAddress("web.listen-address", flags.web_listen_address), web_options, exposition, reload);
+    std::optional<IngestServer> ingest;
+    if (!flags.ingest_listen_address.empty()) {
+      ingest.emplace(MustParseAddress("ingest.listen-address", flags.ingest_listen_address), pipeline,
+                     flags.ingest_max_body_bytes);
+    }
+    std::optional<UdpListener> udp;
+    if (!flags.udp_listen_address.empty()) {
+      udp.emplace(MustParseAddress("udp.listen-address", flags.udp_listen_address), pipeline,
+                  flags.udp_read_buffer_bytes);
+    }
+
+    web.Start();
+    if (ingest) ingest->Start();
+    if (udp) udp->Start();
+    Log(LogLevel::kInfo, "llm-cost-exporter started",
+        {{"version", LLM_COST_EXPORTER_VERSION},
+         {"web", flags.web_listen_address + " (port " + std::to_string(web.port()) + ")"},
+         {"ingest", ingest ? flags.ingest_listen_address : "disabled"},
+         {"udp", udp ? flags.udp_listen_address : "disabled"},
+         {"pricing_as_of", prices.Current()->as_of()},
+         {"models_priced", std::to_string(prices.Current()->size())}});
+
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&signals, &sig) != 0) continue;
+      if (sig == SIGHUP) {
+        reload();
+        continue;
+      }
+      Log(LogLevel::kInfo, "shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      break;
+    }
+    // Stop intake first, then serve nothing more.
+    if (udp) udp->Stop();
+    if (ingest) ingest->Stop();
+    web.Stop();
+    Log(LogLevel::kInfo, "stopped");
+    return 0;
+  } catch (const std::exception& e) {
+    return Fatal("cannot start", e.what());
+  }
+}

@@ -1,0 +1,86 @@
+#include "pipeline/event_pipeline.h"
+
+#include <chrono>
+
+#include "event/batch_splitter.h"
+#include "log/structured_log.h"
+#include "pricing/pricer.h"
+#include "record/label_guard.h"
+
+namespace llmcost {
+namespace {
+
+constexpr std::size_t kMaxUnpricedLogged = 1000;
+
+std::int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+EventPipeline::EventPipeline(EventParser parser, PriceBook& prices, RequestMetrics& request_metrics,
+                             ExporterMetrics& exporter_metrics)
+    : parser_(std::move(parser)),
+      prices_(prices),
+      request_metrics_(request_metrics),
+      exporter_metrics_(exporter_metrics) {}
+
+IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, std::size_t max_errors) {
+  IngestResult result;
+  auto items = SplitBatch(body);
+  const auto table = prices_.Current();
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    ParseResult parsed = std::holds_alternative<EventError>(items[i])
+                             ? ParseResult(std::get<EventError>(std::move(items[i])))
+                             : parser_.Parse(std::get<nlohmann::json>(items[i]), i);
+    if (auto* error = std::get_if<EventError>(&parsed)) {
+      error->index = i;
+      CountRejection(transport, *error);
+      ++result.rejected;
+      if (result.errors.size() < max_errors) result.errors.push_back(std::move(*error));
+      continue;
+    }
+    const auto& event = std::get<UsageEvent>(parsed);
+    const RequestCost cost = PriceRequest(event, *table);
+    if (cost.unpriced != UnpricedReason::kNone) NoteUnpriced(cost, event);
+    request_metrics_.Record(event, cost);
+    exporter_metrics_.Accepted(transport);
+    ++result.accepted;
+  }
+  return result;
+}
+
+void EventPipeline::RejectWhole(Transport transport, const EventError& error) { CountRejection(transport, error); }
+
+void EventPipeline::CountRejection(Transport transport, const EventError& error) {
+  exporter_metrics_.Rejected(transport, error.reason);
+  auto& rl = reject_log_[static_cast<std::size_t>(error.reason)];
+  const std::int64_t now = NowMs();
+  std::int64_t last = rl.last_ms.load(std::memory_order_relaxed);
+  if (now - last < 1000 || !rl.last_ms.compare_exchange_strong(last, now)) {
+    rl.suppressed.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  Log(LogLevel::kWarn, "event rejected",
+      {{"transport", std::string(TransportName(transport))},
+       {"reason", std::string(RejectReasonName(error.reason))},
+       {"field", error.field},
+       {"error", error.message},
+       {"suppressed_since_last", std::to_string(rl.suppressed.exchange(0))}});
+}
+
+void EventPipeline::NoteUnpriced(const RequestCost& cost, const UsageEvent& event) {
+  std::string key = event.provider + "/" + cost.model + "/" + std::string(UnpricedReasonName(cost.unpriced));
+  {
+    std::lock_guard lock(unpriced_mu_);
+    if (unpriced_logged_.size() >= kMaxUnpricedLogged || !unpriced_logged_.insert(key).second) return;
+  }
+  Log(LogLevel::kWarn, "request not priced; cost not recorded (add the model to the price file)",
+      {{"provider", SanitizeLabelValue(event.provider, 64)},
+       {"model", SanitizeLabelValue(cost.model, 128)},
+       {"reason", std::string(UnpricedReasonName(cost.unpriced))}});
+}
+
+}  // namespace llmcost

@@ -1,0 +1,60 @@
+#pragma once
+// EventPipeline: wires the stages for one body or datagram:
+//   split (batch) -> parse (event) -> price -> record (metrics).
+// Transports hand it bytes; it answers with what was accepted and why the rest
+// was refused. A refused event changes nothing but the rejection counters.
+#include <atomic>
+#include <array>
+#include <cstddef>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "event/event_error.h"
+#include "event/event_parser.h"
+#include "pricing/price_book.h"
+#include "record/exporter_metrics.h"
+#include "record/request_metrics.h"
+
+namespace llmcost {
+
+struct IngestResult {
+  std::size_t accepted = 0;
+  std::size_t rejected = 0;
+  std::vector<EventError> errors;  // at most `max_errors` of them
+};
+
+class EventPipeline {
+ public:
+  EventPipeline(EventParser parser, PriceBook& prices, RequestMetrics& request_metrics,
+                ExporterMetrics& exporter_metrics);
+
+  IngestResult Ingest(std::string_view body, Transport transport, std::size_t max_errors = 100);
+
+  // A refusal decided by the transport before parsing (oversized body, truncated datagram).
+  void RejectWhole(Transport transport, const EventError& error);
+
+ private:
+  void CountRejection(Transport transport, const EventError& error);
+  void NoteUnpriced(const RequestCost& cost, const UsageEvent& event);
+
+  EventParser parser_;
+  PriceBook& prices_;
+  RequestMetrics& request_metrics_;
+  ExporterMetrics& exporter_metrics_;
+
+  // Rejections are logged at most once per second per reason (a broken client
+  // must not flood the log); the count in between is reported with the next line.
+  struct RejectLog {
+    std::atomic<std::int64_t> last_ms{0};
+    std::atomic<std::uint64_t> suppressed{0};
+  };
+  std::array<RejectLog, kRejectReasonCount> reject_log_;
+
+  std::mutex unpriced_mu_;
+  std::unordered_set<std::string> unpriced_logged_;  // each unpriced model is logged once
+};
+
+}  // namespace llmcost

@@ -1,0 +1,88 @@
+#include "pricing/model_resolver.h"
+
+#include <array>
+#include <cctype>
+
+namespace llmcost {
+namespace {
+
+bool IsDigits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+bool StripPrefix(std::string& s, std::string_view prefix) {
+  if (s.size() > prefix.size() && s.compare(0, prefix.size(), prefix) == 0) {
+    s.erase(0, prefix.size());
+    return true;
+  }
+  return false;
+}
+
+// Bedrock: "-v1:0", "-v2", "-v1".
+void StripBedrockVersion(std::string& s) {
+  const auto pos = s.rfind("-v");
+  if (pos == std::string::npos || pos == 0) return;
+  std::string_view tail(s);
+  tail.remove_prefix(pos + 2);
+  const auto colon = tail.find(':');
+  const std::string_view major = tail.substr(0, colon);
+  if (!IsDigits(major)) return;
+  if (colon != std::string_view::npos && !IsDigits(tail.substr(colon + 1))) return;
+  s.erase(pos);
+}
+
+void StripSnapshotSuffix(std::string& s) {
+  constexpr std::string_view kLatest = "-latest";
+  if (s.size() > kLatest.size() && s.ends_with(kLatest)) {
+    s.erase(s.size() - kLatest.size());
+    return;
+  }
+  // -YYYYMMDD
+  if (s.size() > 9 && s[s.size() - 9] == '-' &&
+      IsDigits(std::string_view(s).substr(s.size() - 8)) && s[s.size() - 8] == '2') {
+    s.erase(s.size() - 9);
+  }
+}
+
+}  // namespace
+
+ModelResolver::ModelResolver(std::unordered_map<std::string, std::string> aliases)
+    : aliases_(std::move(aliases)) {}
+
+std::string ModelResolver::Normalize(std::string_view raw_id) {
+  std::string s;
+  s.reserve(raw_id.size());
+  for (char c : raw_id) s.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  // Trim white space.
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return {};
+  s.erase(0, first);
+  s.erase(s.find_last_not_of(" \t\r\n") + 1);
+  // "[1m]" and similar are client conventions, not part of an id.
+  if (const auto bracket = s.find('['); bracket != std::string::npos && bracket > 0) s.erase(bracket);
+
+  static constexpr std::array<std::string_view, 5> kRegionPrefixes = {"global.", "us.", "eu.", "jp.",
+                                                                      "apac."};
+  for (auto prefix : kRegionPrefixes) {
+    if (StripPrefix(s, prefix)) break;
+  }
+  StripPrefix(s, "anthropic.");
+  StripBedrockVersion(s);
+  for (char& c : s) {
+    if (c == '@') c = '-';
+  }
+  StripSnapshotSuffix(s);
+  return s;
+}
+
+std::string ModelResolver::Resolve(std::string_view raw_id) const {
+  std::string normalized = Normalize(raw_id);
+  if (auto it = aliases_.find(normalized); it != aliases_.end()) return it->second;
+  return normalized;
+}
+
+}  // namespace llmcost

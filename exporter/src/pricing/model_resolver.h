@@ -1,0 +1,28 @@
+#pragma once
+// ModelResolver: turns any model id a client may send (API snapshot, alias, Bedrock
+// or Vertex id) into one canonical model name, so `model` label values stay few and
+// a price is found however the model was addressed.
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace llmcost {
+
+class ModelResolver {
+ public:
+  ModelResolver() = default;
+  // aliases: normalised id -> canonical name (e.g. claude-opus-4-0 -> claude-opus-4).
+  explicit ModelResolver(std::unordered_map<std::string, std::string> aliases);
+
+  // The rule: lower-case; drop a bracketed client suffix ("[1m]"); strip a
+  // cross-region prefix (global., us., eu., jp., apac.) and "anthropic."; strip a
+  // Bedrock version suffix (-v1:0, -v2); turn Vertex '@' into '-'; strip a trailing
+  // -YYYYMMDD snapshot date or -latest; then apply the explicit aliases.
+  static std::string Normalize(std::string_view raw_id);
+  std::string Resolve(std::string_view raw_id) const;
+
+ private:
+  std::unordered_map<std::string, std::string> aliases_;
+};
+
+}  // namespace llmcost

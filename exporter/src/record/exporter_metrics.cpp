@@ -1,0 +1,112 @@
+#include "record/exporter_metrics.h"
+
+namespace llmcost {
+
+std::string_view TransportName(Transport t) { return t == Transport::kHttp ? "http" : "udp"; }
+
+ExporterMetrics::ExporterMetrics(prometheus::Registry& registry, const ExporterConfig& config,
+                                 const std::string& version, const std::string& revision)
+    : pricing_info_family_(prometheus::BuildGauge()
+                               .Name("llm_exporter_pricing_info")
+                               .Help("The loaded price table: as_of date and source. Always 1.")
+                               .Register(registry)) {
+  prometheus::BuildGauge()
+      .Name("llm_exporter_build_info")
+      .Help("Build information of llm-cost-exporter. Always 1.")
+      .Register(registry)
+      .Add({{"version", version}, {"revision", revision}})
+      .Set(1);
+
+  auto& events = prometheus::BuildCounter()
+                     .Name("llm_exporter_events_total")
+                     .Help("Usage events received, by transport and result.")
+                     .Register(registry);
+  auto& rejected = prometheus::BuildCounter()
+                       .Name("llm_exporter_events_rejected_total")
+                       .Help("Usage events refused, by transport and reason.")
+                       .Register(registry);
+  for (Transport t : {Transport::kHttp, Transport::kUdp}) {
+    const auto ti = static_cast<std::size_t>(t);
+    const std::string tn(TransportName(t));
+    accepted_[ti] = &events.Add({{"transport", tn}, {"result", "accepted"}});
+    rejected_total_[ti] = &events.Add({{"transport", tn}, {"result", "rejected"}});
+    for (std::size_t r = 0; r < kRejectReasonCount; ++r) {
+      rejected_[ti][r] =
+          &rejected.Add({{"transport", tn}, {"reason", std::string(RejectReasonName(static_cast<RejectReason>(r)))}});
+    }
+  }
+
+  auto& overflow = prometheus::BuildCounter()
+                       .Name("llm_exporter_label_overflow_total")
+                       .Help("Label values folded into __overflow__ because the label's cardinality cap was reached.")
+                       .Register(registry);
+  std::vector<std::string> guarded = config.attribution_labels;
+  guarded.push_back("model");
+  guarded.push_back("provider");
+  for (const auto& label : guarded) overflow_[label] = &overflow.Add({{"label", label}});
+
+  label_sets_ = &prometheus::BuildGauge()
+                     .Name("llm_exporter_label_sets")
+                     .Help("Distinct request label sets held; each is a group of series.")
+                     .Register(registry)
+                     .Add({});
+
+  auto& budgets = prometheus::BuildGauge()
+                      .Name("llm_budget_usd")
+                      .Help("Configured spend budgets in USD, by scope and period.")
+                      .Register(registry);
+  for (const auto& b : config.budgets) budgets.Add({{"scope", b.scope}, {"period", b.period}}).Set(b.usd);
+
+  pricing_as_of_ = &prometheus::BuildGauge()
+                        .Name("llm_exporter_pricing_as_of_timestamp_seconds")
+                        .Help("The loaded price table's as_of date, as a Unix time.")
+                        .Register(registry)
+                        .Add({});
+  pricing_models_ = &prometheus::BuildGauge()
+                         .Name("llm_exporter_pricing_models")
+                         .Help("Models in the loaded price table.")
+                         .Register(registry)
+                         .Add({});
+  pricing_last_ok_ = &prometheus::BuildGauge()
+                          .Name("llm_exporter_pricing_last_reload_successful")
+                          .Help("1 if the last price table load succeeded, 0 if the previous table was kept.")
+                          .Register(registry)
+                          .Add({});
+  auto& reloads = prometheus::BuildCounter()
+                      .Name("llm_exporter_pricing_reloads_total")
+                      .Help("Price table loads and reloads, by result.")
+                      .Register(registry);
+  reload_success_ = &reloads.Add({{"result", "success"}});
+  reload_failure_ = &reloads.Add({{"result", "failure"}});
+}
+
+void ExporterMetrics::Accepted(Transport t, double n) { accepted_[static_cast<std::size_t>(t)]->Increment(n); }
+
+void ExporterMetrics::Rejected(Transport t, RejectReason reason, double n) {
+  const auto ti = static_cast<std::size_t>(t);
+  rejected_total_[ti]->Increment(n);
+  rejected_[ti][static_cast<std::size_t>(reason)]->Increment(n);
+}
+
+void ExporterMetrics::LabelOverflow(const std::string& label) {
+  if (auto it = overflow_.find(label); it != overflow_.end()) it->second->Increment();
+}
+
+void ExporterMetrics::SetLabelSets(std::size_t n) { label_sets_->Set(static_cast<double>(n)); }
+
+void ExporterMetrics::PricingLoaded(const PriceTable& table) {
+  if (pricing_info_ != nullptr) pricing_info_family_.Remove(pricing_info_);
+  pricing_info_ = &pricing_info_family_.Add({{"as_of", table.as_of()}, {"source", table.source()}});
+  pricing_info_->Set(1);
+  pricing_as_of_->Set(static_cast<double>(table.as_of_unix_seconds()));
+  pricing_models_->Set(static_cast<double>(table.size()));
+  pricing_last_ok_->Set(1);
+  reload_success_->Increment();
+}
+
+void ExporterMetrics::PricingReloadFailed() {
+  pricing_last_ok_->Set(0);
+  reload_failure_->Increment();
+}
+
+}  // namespace llmcost

@@ -1,0 +1,25 @@
+#include "record/exposition.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+
+#include "record/process_metrics.h"
+
+namespace llmcost {
+
+Exposition::Exposition(std::shared_ptr<prometheus::Registry> registry, RequestMetrics& request_metrics)
+    : registry_(std::move(registry)), request_metrics_(request_metrics) {}
+
+std::string Exposition::Render() {
+  const std::uint64_t token = request_metrics_.BeginScrape();
+  auto families = registry_->Collect();
+  for (auto& f : CollectProcessMetrics()) families.push_back(std::move(f));
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, families);
+  // Only now, with the zero values rendered, may new label sets receive their events.
+  request_metrics_.FinishScrape(token);
+  return out.str();
+}
+
+}  // namespace llmcost

@@ -1,0 +1,26 @@
+#pragma once
+// Exposition: renders /metrics (Prometheus text format 0.0.4) from the registry and
+// the process metrics, and runs the request metrics' scrape protocol around it.
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "record/request_metrics.h"
+
+namespace llmcost {
+
+inline constexpr const char* kExpositionContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+class Exposition {
+ public:
+  Exposition(std::shared_ptr<prometheus::Registry> registry, RequestMetrics& request_metrics);
+  std::string Render();
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  RequestMetrics& request_metrics_;
+};
+
+}  // namespace llmcost

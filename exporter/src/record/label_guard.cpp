@@ -1,0 +1,78 @@
+#include "record/label_guard.h"
+
+#include <mutex>
+
+namespace llmcost {
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
+std::size_t Utf8SequenceLength(std::string_view s, std::size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  std::size_t len = 0;
+  if (c < 0x80) return 1;
+  if ((c & 0xE0) == 0xC0 && c >= 0xC2) len = 2;
+  else if ((c & 0xF0) == 0xE0) len = 3;
+  else if ((c & 0xF8) == 0xF0 && c <= 0xF4) len = 4;
+  else return 0;
+  if (i + len > s.size()) return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  }
+  // Overlong 3-byte forms and UTF-16 surrogates.
+  const auto c1 = static_cast<unsigned char>(s[i + 1]);
+  if (len == 3 && ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0))) return 0;
+  if (len == 4 && ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90))) return 0;
+  return len;
+}
+
+}  // namespace
+
+std::string SanitizeLabelValue(std::string_view raw, std::size_t max_length) {
+  const auto first = raw.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return std::string(kUnknownValue);
+  raw = raw.substr(first, raw.find_last_not_of(" \t\r\n") - first + 1);
+
+  std::string out;
+  out.reserve(std::min(raw.size(), max_length));
+  for (std::size_t i = 0; i < raw.size();) {
+    const std::size_t len = Utf8SequenceLength(raw, i);
+    if (len == 0) {  // invalid byte
+      if (out.size() + 1 > max_length) break;
+      out.push_back('_');
+      ++i;
+      continue;
+    }
+    if (out.size() + len > max_length) break;  // cut on a character boundary
+    const auto c = static_cast<unsigned char>(raw[i]);
+    if (len == 1 && (c < 0x20 || c == 0x7F)) {
+      out.push_back('_');
+    } else {
+      out.append(raw.substr(i, len));
+    }
+    i += len;
+  }
+  return out;
+}
+
+LabelGuard::LabelGuard(std::string name, std::size_t max_values, std::size_t max_length)
+    : name_(std::move(name)), max_values_(max_values), max_length_(max_length) {}
+
+LabelGuard::Admitted LabelGuard::Admit(std::string_view raw) {
+  std::string value = SanitizeLabelValue(raw, max_length_);
+  {
+    std::shared_lock lock(mu_);
+    if (admitted_.count(value)) return {std::move(value), false};
+  }
+  std::unique_lock lock(mu_);
+  if (admitted_.count(value)) return {std::move(value), false};
+  if (admitted_.size() >= max_values_) return {std::string(kOverflowValue), true};
+  admitted_.insert(value);
+  return {std::move(value), false};
+}
+
+std::size_t LabelGuard::size() const {
+  std::shared_lock lock(mu_);
+  return admitted_.size();
+}
+
+}  // namespace llmcost

@@ -1,0 +1,87 @@
+#pragma once
+// RequestMetrics: the record stage. Turns a priced request into increments of the
+// request-level series. Each distinct label set (provider, model, attribution
+// labels, status) gets a SeriesSet of metric handles, found with one hash lookup.
+//
+// New label sets are exposed at zero in one scrape before their first events are
+// applied: Prometheus cannot take an increase() over a series' first sample, so
+// without this the first request of every new tenant or model would be missing
+// from every rate, dashboard and budget alert.
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/exporter_config.h"
+#include "event/usage_event.h"
+#include "pricing/pricer.h"
+#include "record/exporter_metrics.h"
+#include "record/label_guard.h"
+
+namespace llmcost {
+
+class RequestMetrics {
+ public:
+  RequestMetrics(prometheus::Registry& registry, const ExporterConfig& config, ExporterMetrics& exporter_metrics);
+  ~RequestMetrics();
+
+  void Record(const UsageEvent& event, const RequestCost& cost);
+
+  // Scrape protocol: BeginScrape() before collecting the registry, then
+  // FinishScrape(token) after the exposition text is built. Label sets created
+  // before BeginScrape were exposed at zero by that scrape and go live.
+  std::uint64_t BeginScrape();
+  void FinishScrape(std::uint64_t token);
+
+  std::size_t label_sets() const;
+
+  // Events held for label sets that have not been scraped yet.
+  static constexpr std::size_t kMaxPendingPerSet = 4096;
+
+ private:
+  struct HistogramSet;
+  struct SeriesSet;
+  struct Observation;
+
+  SeriesSet& FindOrCreate(const std::vector<std::string>& values, RequestStatus status, const std::string& key);
+  void Apply(SeriesSet& set, const Observation& obs);
+
+  ExporterMetrics& exporter_metrics_;
+  std::vector<std::string> attribution_labels_;
+  std::size_t histogram_label_index_ = 0;
+
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Counter>& tokens_;
+  prometheus::Family<prometheus::Counter>& cost_;
+  prometheus::Family<prometheus::Counter>& savings_;
+  prometheus::Family<prometheus::Counter>& premium_;
+  prometheus::Family<prometheus::Counter>& unpriced_;
+  prometheus::Family<prometheus::Histogram>& duration_;
+  prometheus::Family<prometheus::Histogram>& ttft_;
+  prometheus::Family<prometheus::Histogram>& input_tokens_;
+  prometheus::Family<prometheus::Histogram>& output_tokens_;
+  prometheus::Family<prometheus::Histogram>& request_cost_;
+  HistogramBuckets buckets_;
+
+  LabelGuard provider_guard_;
+  LabelGuard model_guard_;
+  std::vector<std::unique_ptr<LabelGuard>> attribution_guards_;
+
+  mutable std::shared_mutex sets_mu_;
+  std::unordered_map<std::string, std::unique_ptr<SeriesSet>> sets_;
+  std::unordered_map<std::string, std::unique_ptr<HistogramSet>> histograms_;
+  std::vector<SeriesSet*> not_live_;  // guarded by sets_mu_
+  std::uint64_t epoch_ = 0;           // guarded by sets_mu_
+};
+
+}  // namespace llmcost

@@ -1,0 +1,111 @@
+#include "transport/udp_listener.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "log/structured_log.h"
+
+namespace llmcost {
+namespace {
+
+constexpr std::size_t kBatch = 64;                   // datagrams per recvmmsg
+constexpr std::size_t kMaxDatagram = 65507 + 1;      // +1 to see truncation
+
+}  // namespace
+
+UdpListener::UdpListener(const ListenAddress& address, EventPipeline& pipeline, int receive_buffer_bytes)
+    : pipeline_(pipeline) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  const std::string port = std::to_string(address.port);
+  const int rc = getaddrinfo(address.host.empty() ? nullptr : address.host.c_str(), port.c_str(), &hints, &res);
+  if (rc != 0) throw std::runtime_error("udp: cannot resolve '" + address.host + "': " + gai_strerror(rc));
+  std::string last_error = "no address";
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    const int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+      last_error = std::strerror(errno);
+      continue;
+    }
+    if (ai->ai_family == AF_INET6) {
+      const int off = 0;  // ":port" means both IPv4 and IPv6
+      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+    }
+    if (receive_buffer_bytes > 0) {
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes, sizeof receive_buffer_bytes);
+    }
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+      fd_ = fd;
+      break;
+    }
+    last_error = std::strerror(errno);
+    close(fd);
+  }
+  freeaddrinfo(res);
+  if (fd_ < 0) throw std::runtime_error("udp: cannot bind " + address.host + ":" + port + ": " + last_error);
+  sockaddr_storage bound{};
+  socklen_t len = sizeof bound;
+  getsockname(fd_, reinterpret_cast<sockaddr*>(&bound), &len);
+  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+}
+
+UdpListener::~UdpListener() {
+  Stop();
+  if (fd_ >= 0) close(fd_);
+}
+
+void UdpListener::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void UdpListener::Stop() {
+  stopping_.store(true);
+  if (thread_.joinable()) thread_.join();
+}
+
+void UdpListener::Run() {
+  std::vector<char> buffers(kBatch * kMaxDatagram);
+  std::vector<iovec> iov(kBatch);
+  std::vector<mmsghdr> msgs(kBatch);
+  for (std::size_t i = 0; i < kBatch; ++i) {
+    iov[i] = {buffers.data() + i * kMaxDatagram, kMaxDatagram};
+  }
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    pollfd p{fd_, POLLIN, 0};
+    const int ready = poll(&p, 1, 200);  // wake up to notice Stop()
+    if (ready <= 0) continue;
+    for (std::size_t i = 0; i < kBatch; ++i) {
+      std::memset(&msgs[i], 0, sizeof(mmsghdr));
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int n = recvmmsg(fd_, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        Log(LogLevel::kError, "udp receive failed", {{"error", std::strerror(errno)}});
+      }
+      continue;
+    }
+    for (int i = 0; i < n; ++i) {
+      const std::size_t len = msgs[i].msg_len;
+      if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || len >= kMaxDatagram) {
+        pipeline_.RejectWhole(Transport::kUdp,
+                              EventError{0, "", RejectReason::kTooLarge, "datagram larger than 65507 bytes"});
+        continue;
+      }
+      pipeline_.Ingest(std::string_view(buffers.data() + i * kMaxDatagram, len), Transport::kUdp, 0);
+    }
+  }
+}
+
+}  // namespace llmcost

@@ -1,0 +1,81 @@
+#include "pricing/price_table.h"
+
+#include <gtest/gtest.h>
+
+namespace llmcost {
+namespace {
+
+const char* kMinimal = R"(
+as_of: "2026-01-02"
+source: test
+models:
+  - model: m-one
+    as_of: "2026-01-02"
+    source: test
+    usd_per_mtok: {input: "1", cache_write_5m: "1.25", cache_write_1h: "2", cache_read: "0.1", output: "5"}
+)";
+
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  const auto pos = s.find(from);
+  EXPECT_NE(pos, std::string::npos) << from;
+  return s.replace(pos, from.size(), to);
+}
+
+void ExpectError(const std::string& yaml, const std::string& needle) {
+  try {
+    PriceTable::Parse(yaml, "prices.yml");
+    ADD_FAILURE() << "expected an error mentioning '" << needle << "'";
+  } catch (const PriceTableError& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(PriceTable, LoadsAndReportsAsOf) {
+  const auto t = PriceTable::Parse(kMinimal);
+  EXPECT_EQ(t->size(), 1u);
+  EXPECT_EQ(t->as_of(), "2026-01-02");
+  EXPECT_EQ(t->as_of_unix_seconds(), 1767312000);  // 2026-01-02T00:00:00Z
+  ASSERT_NE(t->Find("anthropic", "m-one"), nullptr);
+  EXPECT_EQ(t->Find("anthropic", "m-one")->rates[TokenType::kCacheRead], 100'000);
+  EXPECT_EQ(t->batch_factor(), 500'000);
+}
+
+TEST(PriceTable, RejectsBadFilesWithTheFieldAtFault) {
+  ExpectError("[1, 2", "yaml");
+  ExpectError(Replace(kMinimal, "output: \"5\"", "output: \"-5\""), "usd_per_mtok.output");
+  ExpectError(Replace(kMinimal, "output: \"5\"", "ouput: \"5\""), "unknown key 'ouput'");
+  ExpectError(Replace(kMinimal, "cache_read: \"0.1\", ", ""), "cache_read");
+  ExpectError(Replace(kMinimal, "as_of: \"2026-01-02\"\nsource", "as_of: \"yesterday\"\nsource"), "YYYY-MM-DD");
+  ExpectError(Replace(kMinimal, "model: m-one", "model: m-one-20250101"), "canonical");
+  ExpectError(std::string(kMinimal) + "aliases: {m-two: m-nothing}\n", "has no price");
+  ExpectError(std::string(kMinimal) + R"(  - model: m-one
+    as_of: "2026-01-02"
+    source: test
+    usd_per_mtok: {input: "1", cache_write_5m: "1", cache_write_1h: "1", cache_read: "1", output: "1"}
+)",
+              "duplicate");
+  ExpectError("as_of: \"2026-01-02\"\nsource: x\nmodels: []\n", "non-empty");
+  EXPECT_THROW(PriceTable::LoadFile("/nonexistent/prices.yml"), PriceTableError);
+}
+
+TEST(PriceTable, ShippedFileLoadsWithEveryEntryDatedAndSourced) {
+  const auto t = PriceTable::LoadFile(std::string(LLM_COST_SOURCE_DIR) + "/exporter/pricing/prices.yml");
+  EXPECT_GE(t->size(), 17u);
+  EXPECT_EQ(t->web_search_per_request(), 10'000'000'000);  // $0.01 in pUSD
+  for (const char* m : {"claude-opus-4-6", "claude-sonnet-4-6", "claude-opus-4-7", "claude-opus-4-8", "claude-opus-5",
+                        "claude-opus-5-5", "claude-sonnet-5", "claude-sonnet-5-5"}) {
+    const ModelPrice* p = t->Find("anthropic", m);
+    ASSERT_NE(p, nullptr) << m;
+    EXPECT_EQ(p->us_inference_factor, 1'100'000) << m;
+    EXPECT_FALSE(p->source.empty());
+    EXPECT_FALSE(p->as_of.empty());
+  }
+  EXPECT_FALSE(t->Find("anthropic", "claude-sonnet-4-5")->us_inference_factor);
+  EXPECT_EQ(t->Find("anthropic", "claude-opus-4-6")->fast_factor, 6'000'000);
+  EXPECT_TRUE(t->Find("anthropic", "claude-sonnet-4-5")->long_context);
+  EXPECT_TRUE(t->Find("anthropic", "claude-sonnet-4")->long_context);
+  EXPECT_FALSE(t->Find("anthropic", "claude-sonnet-4-6")->long_context);
+}
+
+}  // namespace
+}  // namespace llmcost

@@ -1,0 +1,134 @@
+#include "record/request_metrics.h"
+
+#include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
+
+#include <map>
+#include <sstream>
+
+#include "record/exposition.h"
+
+namespace llmcost {
+namespace {
+
+using Labels = std::map<std::string, std::string>;
+
+// Finds one sample's value in the exposition text (label order does not matter),
+// or -1 when absent.
+double Sample(const std::string& text, const std::string& name, const Labels& want) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto brace = line.find('{');
+    const auto space = line.rfind(' ');
+    const std::string series_name = line.substr(0, brace == std::string::npos ? space : brace);
+    if (series_name != name) continue;
+    Labels got;
+    if (brace != std::string::npos) {
+      std::string body = line.substr(brace + 1, line.rfind('}') - brace - 1);
+      std::size_t pos = 0;
+      while (pos < body.size()) {
+        const auto eq = body.find('=', pos);
+        const auto end = body.find('"', eq + 2);
+        got[body.substr(pos, eq - pos)] = body.substr(eq + 2, end - eq - 2);
+        pos = end + 2;
+      }
+    }
+    if (got == want) return std::stod(line.substr(space + 1));
+  }
+  return -1;
+}
+
+Labels With(Labels base, const std::string& k, const std::string& v) {
+  base[k] = v;
+  return base;
+}
+
+class RequestMetricsTest : public testing::Test {
+ protected:
+  RequestMetricsTest() {
+    config_.attribution_labels = {"feature", "tenant"};
+    config_.histogram_label = "feature";
+    config_.max_values_per_label = 2;
+    registry_ = std::make_shared<prometheus::Registry>();
+    exporter_ = std::make_unique<ExporterMetrics>(*registry_, config_, "test", "rev");
+    metrics_ = std::make_unique<RequestMetrics>(*registry_, config_, *exporter_);
+    exposition_ = std::make_unique<Exposition>(registry_, *metrics_);
+  }
+
+  void Record(const std::string& tenant, std::uint64_t input_tokens, PicoUsd input_cost,
+              RequestStatus status = RequestStatus::kOk) {
+    UsageEvent e;
+    e.model_id = "claude-haiku-4-5";
+    e.status = status;
+    e.tokens[TokenType::kInput] = input_tokens;
+    e.latency_seconds = 1.5;
+    e.labels = {{"feature", "chat"}, {"tenant", tenant}};
+    RequestCost c;
+    c.model = "claude-haiku-4-5";
+    c.billed = input_cost > 0;
+    c[CostType::kInput] = input_cost;
+    metrics_->Record(e, c);
+  }
+
+  ExporterConfig config_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<ExporterMetrics> exporter_;
+  std::unique_ptr<RequestMetrics> metrics_;
+  std::unique_ptr<Exposition> exposition_;
+};
+
+const Labels kAcme = {{"feature", "chat"}, {"model", "claude-haiku-4-5"}, {"provider", "anthropic"}, {"tenant", "acme"}};
+const Labels kHist = {{"feature", "chat"}, {"model", "claude-haiku-4-5"}, {"provider", "anthropic"}};
+
+TEST_F(RequestMetricsTest, NewLabelSetIsExposedAtZeroBeforeItsFirstEvents) {
+  Record("acme", 100, 100'000'000);  // $0.0001
+  const std::string first = exposition_->Render();
+  EXPECT_EQ(Sample(first, "llm_requests_total", With(kAcme, "status", "ok")), 0);
+  EXPECT_EQ(Sample(first, "llm_tokens_total", With(kAcme, "token_type", "input")), 0);
+  EXPECT_EQ(Sample(first, "llm_cost_usd_total", With(kAcme, "cost_type", "input")),
+            0);
+  Record("acme", 50, 50'000'000);  // arrives between scrapes: also held until the set is live
+  const std::string second = exposition_->Render();
+  EXPECT_EQ(Sample(second, "llm_requests_total", With(kAcme, "status", "ok")), 2);
+  EXPECT_EQ(Sample(second, "llm_tokens_total", With(kAcme, "token_type", "input")), 150);
+  EXPECT_DOUBLE_EQ(Sample(second, "llm_cost_usd_total", With(kAcme, "cost_type", "input")),
+                   0.00015);
+  EXPECT_EQ(Sample(second, "llm_request_duration_seconds_count", kHist),
+            2);
+  Record("acme", 1, 0);  // live now: applied at once
+  EXPECT_EQ(Sample(exposition_->Render(), "llm_requests_total", With(kAcme, "status", "ok")), 3);
+}
+
+TEST_F(RequestMetricsTest, NothingIsLostWhenNobodyScrapes) {
+  for (std::size_t i = 0; i < RequestMetrics::kMaxPendingPerSet + 10; ++i) Record("acme", 1, 0);
+  const std::string text = exposition_->Render();
+  EXPECT_EQ(Sample(text, "llm_requests_total", With(kAcme, "status", "ok")),
+            static_cast<double>(RequestMetrics::kMaxPendingPerSet + 10));
+}
+
+TEST_F(RequestMetricsTest, OverflowFoldsAndCounts) {
+  Record("a", 1, 0);
+  Record("b", 1, 0);
+  Record("c", 1, 0);  // the third tenant is over the cap of 2
+  Record("d", 1, 0);
+  exposition_->Render();
+  const std::string text = exposition_->Render();
+  EXPECT_EQ(Sample(text, "llm_requests_total", With(With(kAcme, "tenant", "__overflow__"), "status", "ok")), 2);
+  EXPECT_EQ(Sample(text, "llm_exporter_label_overflow_total", {{"label", "tenant"}}), 2);
+  EXPECT_EQ(Sample(text, "llm_exporter_label_sets", {}), 3);
+}
+
+TEST_F(RequestMetricsTest, StatusIsPartOfTheLabelSetButTokensAreShared) {
+  Record("acme", 10, 0);
+  Record("acme", 0, 0, RequestStatus::kRateLimited);
+  exposition_->Render();
+  const std::string text = exposition_->Render();
+  EXPECT_EQ(Sample(text, "llm_requests_total", With(kAcme, "status", "ok")), 1);
+  EXPECT_EQ(Sample(text, "llm_requests_total", With(kAcme, "status", "rate_limited")), 1);
+  EXPECT_EQ(Sample(text, "llm_tokens_total", With(kAcme, "token_type", "input")), 10);
+}
+
+}  // namespace
+}  // namespace llmcost
