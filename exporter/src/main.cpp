@@ -9,6 +9,7 @@
 
 #include "config/exporter_config.h"
 #include "config/flags.h"
+#include "config/web_config.h"
 #include "event/event_parser.h"
 #include "log/structured_log.h"
 #include "pipeline/event_pipeline.h"
@@ -17,6 +18,9 @@
 #include "record/exposition.h"
 #include "record/request_metrics.h"
 #include "transport/http_servers.h"
+#include "transport/source_networks.h"
+#include "storage/checkpointer.h"
+#include "storage/state_file.h"
 #include "transport/udp_listener.h"
 
 #ifndef LLM_COST_EXPORTER_VERSION
@@ -82,7 +86,38 @@ int main(int argc, char** argv) {
     exporter_metrics.PricingLoaded(*prices.Current());
     RequestMetrics request_metrics(*registry, config, exporter_metrics);
     Exposition exposition(registry, request_metrics);
-    EventPipeline pipeline(EventParser(config.attribution_labels), prices, request_metrics, exporter_metrics);
+    RequestIdWindow request_ids(flags.ingest_dedupe_max_ids, flags.ingest_dedupe_window.count());
+    EventPipeline pipeline(EventParser(config.attribution_labels), prices, request_metrics, exporter_metrics,
+                           &request_ids);
+
+    // Restore before any listener starts, so no event lands in a half-restored state.
+    std::optional<StateFile> state_file;
+    std::optional<Checkpointer> checkpointer;
+    if (!flags.storage_path.empty()) {
+      state_file.emplace(flags.storage_path);
+      StateFile::Loaded loaded = state_file->Load();
+      std::string result = loaded.result;
+      if (loaded.state) {
+        const std::string note = pipeline.Restore(*loaded.state);
+        if (!note.empty() && note.rfind("partial:", 0) != 0) {
+          result = "incompatible";
+          const std::string moved = state_file->SetAside("incompatible");
+          Log(LogLevel::kError, "state file does not fit this configuration; starting empty",
+              {{"file", state_file->path()}, {"error", note}, {"moved_to", moved}});
+        } else {
+          Log(note.empty() ? LogLevel::kInfo : LogLevel::kWarn, "state restored",
+              {{"file", state_file->path()},
+               {"label_sets", std::to_string(request_metrics.label_sets())},
+               {"request_ids", std::to_string(request_ids.size())},
+               {"note", note}});
+        }
+      } else if (loaded.result == "corrupt") {
+        Log(LogLevel::kError, "state file unreadable; set aside, starting empty",
+            {{"file", state_file->path()}, {"error", loaded.detail}});
+      }
+      exporter_metrics.StateRestored(result);
+      checkpointer.emplace(pipeline, *state_file, exporter_metrics, flags.storage_checkpoint_interval);
+    }
 
     auto reload = [&]() -> std::string {
       if (auto error = prices.Reload(flags.pricing_file)) {
@@ -97,19 +132,38 @@ int main(int argc, char** argv) {
       return "";
     };
 
+    HttpSecurity security;
+    if (!flags.web_config_file.empty()) {
+      const auto web_config = std::make_shared<const WebConfig>(WebConfig::LoadFile(flags.web_config_file));
+      security.web_config = web_config;
+      security.basic_auth = std::make_shared<BasicAuth>(web_config->basic_auth_users);
+    }
+    HttpSecurity ingest_security = security;
+    if (!flags.web_ingest_token_file.empty()) ingest_security.ingest_token = IngestToken::LoadFile(flags.web_ingest_token_file);
+    SourceNetworks udp_networks;
+    try {
+      udp_networks = SourceNetworks::Parse(flags.udp_allowed_networks);
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(std::string("--udp.allowed-networks: ") + e.what());
+    }
+
     WebServerOptions web_options{flags.web_telemetry_path, flags.web_enable_lifecycle, LLM_COST_EXPORTER_VERSION};
-    WebServer web(MustParseAddress("web.listen-address", flags.web_listen_address), web_options, exposition, reload);
+    WebServer web(MustParseAddress("web.listen-address", flags.web_listen_address), web_options, exposition, reload,
+                  security);
     std::optional<IngestServer> ingest;
     if (!flags.ingest_listen_address.empty()) {
       ingest.emplace(MustParseAddress("ingest.listen-address", flags.ingest_listen_address), pipeline,
-                     flags.ingest_max_body_bytes);
+                     flags.ingest_max_body_bytes, ingest_security, flags.ingest_max_queued_requests);
     }
     std::optional<UdpListener> udp;
     if (!flags.udp_listen_address.empty()) {
       udp.emplace(MustParseAddress("udp.listen-address", flags.udp_listen_address), pipeline,
                   flags.udp_read_buffer_bytes);
+      udp->SetAllowedNetworks(udp_networks);
+      udp->ReportKernelDropsTo(&exporter_metrics);
     }
 
+    if (checkpointer) checkpointer->Start();
     web.Start();
     if (ingest) ingest->Start();
     if (udp) udp->Start();
@@ -119,6 +173,10 @@ int main(int argc, char** argv) {
          {"ingest", ingest ? flags.ingest_listen_address : "disabled"},
          {"udp", udp ? flags.udp_listen_address : "disabled"},
          {"pricing_as_of", prices.Current()->as_of()},
+         {"tls", web.tls() ? "on" : "off"},
+         {"basic_auth", security.basic_auth && security.basic_auth->enabled() ? "on" : "off"},
+         {"ingest_token", ingest_security.ingest_token ? "on" : "off"},
+         {"udp_allowed_networks", udp_networks.ToString()},
          {"models_priced", std::to_string(prices.Current()->size())}});
 
     for (;;) {
@@ -126,6 +184,13 @@ int main(int argc, char** argv) {
       if (sigwait(&signals, &sig) != 0) continue;
       if (sig == SIGHUP) {
         reload();
+        if (ingest_security.ingest_token) {
+          if (const std::string error = ingest_security.ingest_token->Reload(); !error.empty()) {
+            Log(LogLevel::kError, "ingest token reload failed; keeping the previous token", {{"error", error}});
+          } else {
+            Log(LogLevel::kInfo, "ingest token reloaded", {{"file", ingest_security.ingest_token->path()}});
+          }
+        }
         continue;
       }
       Log(LogLevel::kInfo, "shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
@@ -135,6 +200,11 @@ int main(int argc, char** argv) {
     if (udp) udp->Stop();
     if (ingest) ingest->Stop();
     web.Stop();
+    // Everything accepted is in the final checkpoint: intake stopped above.
+    if (checkpointer && !checkpointer->StopAndFlush()) {
+      Log(LogLevel::kError, "final state checkpoint failed");
+      return 1;
+    }
     Log(LogLevel::kInfo, "stopped");
     return 0;
   } catch (const std::exception& e) {

@@ -38,6 +38,11 @@ const std::map<std::string, FlagSpec>& Specs() {
                                  [](Flags& f, const std::string& v) { f.ingest_listen_address = v; return std::string(); }}},
       {"ingest.max-body-bytes", {"Largest HTTP ingest body; larger ones get 413. (default 4194304)", false,
                                  [](Flags& f, const std::string& v) { return SetNumber(f.ingest_max_body_bytes, v, "ingest.max-body-bytes"); }}},
+      {"ingest.max-queued-requests", {"HTTP ingest connections waiting for a worker before new ones get 429 "
+                                      "with Retry-After. (default 64)", false,
+                                      [](Flags& f, const std::string& v) {
+                                        return SetNumber(f.ingest_max_queued_requests, v, "ingest.max-queued-requests");
+                                      }}},
       {"udp.listen-address", {"Address for UDP ingest; empty disables. (default \"127.0.0.1:10430\")", false,
                               [](Flags& f, const std::string& v) { f.udp_listen_address = v; return std::string(); }}},
       {"udp.read-buffer-bytes", {"Socket receive buffer for UDP ingest (SO_RCVBUF); 0 keeps the kernel default.", false,
@@ -46,10 +51,40 @@ const std::map<std::string, FlagSpec>& Specs() {
                        [](Flags& f, const std::string& v) { f.config_file = v; return std::string(); }}},
       {"pricing.file", {"Price table (YAML). (default \"/etc/llm-cost-exporter/prices.yml\")", false,
                         [](Flags& f, const std::string& v) { f.pricing_file = v; return std::string(); }}},
+      {"storage.path", {"Directory for the state file (counters, histograms, seen request ids), so a restart "
+                        "resets nothing; empty disables persistence.", false,
+                        [](Flags& f, const std::string& v) { f.storage_path = v; return std::string(); }}},
+      {"storage.checkpoint-interval", {"How often the state file is written; a kill -9 loses at most this much. (default 5s)", false,
+                                       [](Flags& f, const std::string& v) {
+                                         std::chrono::milliseconds d;
+                                         if (!ParseDuration(v, d) || d.count() < 100) {
+                                           return "--storage.checkpoint-interval: '" + v + "' is not a duration >= 100ms";
+                                         }
+                                         f.storage_checkpoint_interval = d;
+                                         return std::string();
+                                       }}},
+      {"ingest.dedupe-window", {"Events whose request_id was counted within this window are not counted again. (default 24h)", false,
+                                [](Flags& f, const std::string& v) {
+                                  std::chrono::milliseconds d;
+                                  if (!ParseDuration(v, d)) return "--ingest.dedupe-window: '" + v + "' is not a duration";
+                                  f.ingest_dedupe_window = std::chrono::duration_cast<std::chrono::seconds>(d);
+                                  return std::string();
+                                }}},
+      {"ingest.dedupe-max-ids", {"Most request ids remembered (about 50 bytes each); 0 disables de-duplication. (default 1000000)", false,
+                                 [](Flags& f, const std::string& v) { return SetNumber(f.ingest_dedupe_max_ids, v, "ingest.dedupe-max-ids"); }}},
       {"log.level", {"Only log messages with the given severity or above: debug, info, warn, error.", false,
                      [](Flags& f, const std::string& v) { f.log_level = v; return std::string(); }}},
       {"log.format", {"Output format of log messages: logfmt, json.", false,
                       [](Flags& f, const std::string& v) { f.log_format = v; return std::string(); }}},
+      {"web.config.file", {"Path to a web configuration file (exporter-toolkit format) enabling TLS and basic auth "
+                           "on the web and HTTP ingest listeners.", false,
+                           [](Flags& f, const std::string& v) { f.web_config_file = v; return std::string(); }}},
+      {"web.ingest-token-file", {"File holding the bearer token HTTP ingest requires (Authorization: Bearer); "
+                                 "re-read on SIGHUP.", false,
+                                 [](Flags& f, const std::string& v) { f.web_ingest_token_file = v; return std::string(); }}},
+      {"udp.allowed-networks", {"Comma-separated CIDRs UDP events are accepted from (e.g. 127.0.0.0/8,::1/128); "
+                                "empty allows all.", false,
+                                [](Flags& f, const std::string& v) { f.udp_allowed_networks = v; return std::string(); }}},
       {"version", {"Show version and exit.", true,
                    [](Flags& f, const std::string&) { f.show_version = true; return std::string(); }}},
       {"help", {"Show this help and exit.", true,
@@ -94,6 +129,23 @@ std::string ParseFlags(const std::vector<std::string>& args, Flags& flags) {
     if (std::string err = it->second.set(flags, value); !err.empty()) return err;
   }
   return "";
+}
+
+bool ParseDuration(const std::string& text, std::chrono::milliseconds& out) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 12) return false;
+  const long long n = std::stoll(text.substr(0, digits));
+  const std::string unit = text.substr(digits);
+  long long ms_per = 0;
+  if (unit == "ms") ms_per = 1;
+  else if (unit == "s") ms_per = 1000;
+  else if (unit == "m") ms_per = 60'000;
+  else if (unit == "h") ms_per = 3'600'000;
+  else if (unit == "d") ms_per = 86'400'000;
+  else return false;
+  out = std::chrono::milliseconds(n * ms_per);
+  return true;
 }
 
 std::string FlagsUsage() {

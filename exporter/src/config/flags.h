@@ -1,6 +1,7 @@
 #pragma once
 // Command-line flags, named as in the Prometheus exporter-toolkit and other
 // exporters (--web.listen-address, --web.telemetry-path, --log.level, ...).
+#include <chrono>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -13,12 +14,20 @@ struct Flags {
   bool web_enable_lifecycle = false;
   std::string ingest_listen_address = "127.0.0.1:10430";
   std::size_t ingest_max_body_bytes = 4 * 1024 * 1024;
+  std::size_t ingest_max_queued_requests = 64;
   std::string udp_listen_address = "127.0.0.1:10430";
   int udp_read_buffer_bytes = 0;  // 0: the kernel default
   std::string config_file;        // empty: built-in defaults
   std::string pricing_file = "/etc/llm-cost-exporter/prices.yml";
+  std::string storage_path;  // empty: counters are not persisted across restarts
+  std::chrono::milliseconds storage_checkpoint_interval{5000};
+  std::chrono::seconds ingest_dedupe_window{24 * 3600};
+  std::size_t ingest_dedupe_max_ids = 1'000'000;
   std::string log_level = "info";
   std::string log_format = "logfmt";
+  std::string web_config_file;        // exporter-toolkit web config (TLS, basic auth); empty: none
+  std::string web_ingest_token_file;  // bearer token for HTTP ingest; empty: no token
+  std::string udp_allowed_networks;   // CIDR list for UDP sources; empty: all
   bool show_version = false;
   bool show_help = false;
 };
@@ -26,5 +35,8 @@ struct Flags {
 // Accepts --name=value and --name value. Returns "" or an error naming the flag.
 std::string ParseFlags(const std::vector<std::string>& args, Flags& flags);
 std::string FlagsUsage();
+
+// Prometheus-style durations: "500ms", "5s", "10m", "24h", "7d".
+bool ParseDuration(const std::string& text, std::chrono::milliseconds& out);
 
 }  // namespace llmcost

@@ -31,4 +31,14 @@ std::string_view RequestStatusName(RequestStatus s) {
   return "other_error";
 }
 
+bool RequestStatusFromName(std::string_view name, RequestStatus& out) {
+  for (std::size_t i = 0; i < kRequestStatusCount; ++i) {
+    if (RequestStatusName(static_cast<RequestStatus>(i)) == name) {
+      out = static_cast<RequestStatus>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace llmcost

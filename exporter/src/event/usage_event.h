@@ -31,6 +31,7 @@ enum class RequestStatus : std::uint8_t {
 };
 inline constexpr std::size_t kRequestStatusCount = 7;
 std::string_view RequestStatusName(RequestStatus s);
+bool RequestStatusFromName(std::string_view name, RequestStatus& out);
 
 enum class ServiceTier : std::uint8_t { kStandard, kBatch, kPriority, kOther };
 enum class Speed : std::uint8_t { kStandard, kFast, kOther };

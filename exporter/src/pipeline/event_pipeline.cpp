@@ -12,6 +12,10 @@ namespace {
 
 constexpr std::size_t kMaxUnpricedLogged = 1000;
 
+std::int64_t UnixSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 std::int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -21,11 +25,12 @@ std::int64_t NowMs() {
 }  // namespace
 
 EventPipeline::EventPipeline(EventParser parser, PriceBook& prices, RequestMetrics& request_metrics,
-                             ExporterMetrics& exporter_metrics)
+                             ExporterMetrics& exporter_metrics, RequestIdWindow* request_ids)
     : parser_(std::move(parser)),
       prices_(prices),
       request_metrics_(request_metrics),
-      exporter_metrics_(exporter_metrics) {}
+      exporter_metrics_(exporter_metrics),
+      request_ids_(request_ids) {}
 
 IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, std::size_t max_errors) {
   IngestResult result;
@@ -44,9 +49,23 @@ IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, s
     }
     const auto& event = std::get<UsageEvent>(parsed);
     const RequestCost cost = PriceRequest(event, *table);
+    {
+      std::shared_lock lock(record_mu_);
+      if (request_ids_ != nullptr && !event.request_id.empty() &&
+          !request_ids_->FirstSeen(event.request_id, UnixSeconds())) {
+        lock.unlock();
+        EventError dup{i, "request_id", RejectReason::kDuplicate,
+                       "request_id already counted within the dedupe window; not counted again"};
+        CountRejection(transport, dup);
+        ++result.rejected;
+        ++result.duplicates;
+        if (result.errors.size() < max_errors) result.errors.push_back(std::move(dup));
+        continue;
+      }
+      request_metrics_.Record(event, cost);
+      exporter_metrics_.Accepted(transport);
+    }
     if (cost.unpriced != UnpricedReason::kNone) NoteUnpriced(cost, event);
-    request_metrics_.Record(event, cost);
-    exporter_metrics_.Accepted(transport);
     ++result.accepted;
   }
   return result;
@@ -54,8 +73,29 @@ IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, s
 
 void EventPipeline::RejectWhole(Transport transport, const EventError& error) { CountRejection(transport, error); }
 
+MetricsState EventPipeline::Snapshot() const {
+  std::unique_lock lock(record_mu_);
+  MetricsState state;
+  state.requests = request_metrics_.Snapshot();
+  state.exporter = exporter_metrics_.Snapshot();
+  if (request_ids_ != nullptr) state.request_ids = request_ids_->Entries();
+  return state;
+}
+
+std::string EventPipeline::Restore(const MetricsState& state) {
+  std::unique_lock lock(record_mu_);
+  std::string note = request_metrics_.Restore(state.requests);
+  if (!note.empty() && note.rfind("partial:", 0) != 0) return note;  // nothing was restored
+  exporter_metrics_.Restore(state.exporter);
+  if (request_ids_ != nullptr) request_ids_->Restore(state.request_ids, UnixSeconds());
+  return note;
+}
+
 void EventPipeline::CountRejection(Transport transport, const EventError& error) {
-  exporter_metrics_.Rejected(transport, error.reason);
+  {
+    std::shared_lock lock(record_mu_);
+    exporter_metrics_.Rejected(transport, error.reason);
+  }
   auto& rl = reject_log_[static_cast<std::size_t>(error.reason)];
   const std::int64_t now = NowMs();
   std::int64_t last = rl.last_ms.load(std::memory_order_relaxed);

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -14,7 +15,9 @@
 
 #include "event/event_error.h"
 #include "event/event_parser.h"
+#include "pipeline/request_id_window.h"
 #include "pricing/price_book.h"
+#include "record/metrics_state.h"
 #include "record/exporter_metrics.h"
 #include "record/request_metrics.h"
 
@@ -23,18 +26,26 @@ namespace llmcost {
 struct IngestResult {
   std::size_t accepted = 0;
   std::size_t rejected = 0;
+  std::size_t duplicates = 0;  // of `rejected`: request ids already counted (a safe retry)
   std::vector<EventError> errors;  // at most `max_errors` of them
 };
 
 class EventPipeline {
  public:
+  // request_ids: the dedupe window, or nullptr to count every event.
   EventPipeline(EventParser parser, PriceBook& prices, RequestMetrics& request_metrics,
-                ExporterMetrics& exporter_metrics);
+                ExporterMetrics& exporter_metrics, RequestIdWindow* request_ids = nullptr);
 
   IngestResult Ingest(std::string_view body, Transport transport, std::size_t max_errors = 100);
 
   // A refusal decided by the transport before parsing (oversized body, truncated datagram).
   void RejectWhole(Transport transport, const EventError& error);
+
+  // An event-consistent copy of every counter, histogram and remembered request id:
+  // recording pauses while it is taken (milliseconds), so no event is half in it.
+  MetricsState Snapshot() const;
+  // Returns "" or why (part of) the state could not be restored; see RequestMetrics::Restore.
+  std::string Restore(const MetricsState& state);
 
  private:
   void CountRejection(Transport transport, const EventError& error);
@@ -44,6 +55,9 @@ class EventPipeline {
   PriceBook& prices_;
   RequestMetrics& request_metrics_;
   ExporterMetrics& exporter_metrics_;
+  RequestIdWindow* request_ids_;
+  // Shared by every event being recorded, exclusive for a snapshot.
+  mutable std::shared_mutex record_mu_;
 
   // Rejections are logged at most once per second per reason (a broken client
   // must not flood the log); the count in between is reported with the next line.

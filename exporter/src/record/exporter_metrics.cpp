@@ -9,7 +9,29 @@ ExporterMetrics::ExporterMetrics(prometheus::Registry& registry, const ExporterC
     : pricing_info_family_(prometheus::BuildGauge()
                                .Name("llm_exporter_pricing_info")
                                .Help("The loaded price table: as_of date and source. Always 1.")
-                               .Register(registry)) {
+                               .Register(registry)),
+      state_loads_(prometheus::BuildCounter()
+                       .Name("llm_exporter_state_loads_total")
+                       .Help("State file loads at start, by result: restored, none, corrupt (set aside), "
+                             "incompatible (set aside).")
+                       .Register(registry)) {
+  for (const char* r : {"restored", "none", "corrupt", "incompatible"}) state_loads_.Add({{"result", r}});
+  auto& checkpoints = prometheus::BuildCounter()
+                          .Name("llm_exporter_state_checkpoints_total")
+                          .Help("State file checkpoints written, by result.")
+                          .Register(registry);
+  checkpoint_success_ = &checkpoints.Add({{"result", "success"}});
+  checkpoint_failure_ = &checkpoints.Add({{"result", "failure"}});
+  udp_dropped_ = &prometheus::BuildCounter()
+                      .Name("llm_exporter_udp_receive_dropped_total")
+                      .Help("UDP datagrams the kernel dropped because the receive queue was full (SO_RXQ_OVFL).")
+                      .Register(registry)
+                      .Add({});
+  last_checkpoint_ = &prometheus::BuildGauge()
+                          .Name("llm_exporter_state_last_checkpoint_timestamp_seconds")
+                          .Help("When the state file was last written, as a Unix time (0: never).")
+                          .Register(registry)
+                          .Add({});
   prometheus::BuildGauge()
       .Name("llm_exporter_build_info")
       .Help("Build information of llm-cost-exporter. Always 1.")
@@ -102,6 +124,47 @@ void ExporterMetrics::PricingLoaded(const PriceTable& table) {
   pricing_models_->Set(static_cast<double>(table.size()));
   pricing_last_ok_->Set(1);
   reload_success_->Increment();
+}
+
+ExporterCountersState ExporterMetrics::Snapshot() const {
+  ExporterCountersState s;
+  for (std::size_t t = 0; t < 2; ++t) {
+    s.events[t][0] = accepted_[t]->Value();
+    s.events[t][1] = rejected_total_[t]->Value();
+    for (std::size_t r = 0; r < kRejectReasonCount; ++r) s.rejected[t][r] = rejected_[t][r]->Value();
+  }
+  for (const auto& [label, counter] : overflow_) s.label_overflow[label] = counter->Value();
+  return s;
+}
+
+void ExporterMetrics::Restore(const ExporterCountersState& s) {
+  auto add = [](prometheus::Counter* c, double v) {
+    if (v > 0) c->Increment(v);
+  };
+  for (std::size_t t = 0; t < 2; ++t) {
+    add(accepted_[t], s.events[t][0]);
+    add(rejected_total_[t], s.events[t][1]);
+    for (std::size_t r = 0; r < kRejectReasonCount; ++r) add(rejected_[t][r], s.rejected[t][r]);
+  }
+  for (const auto& [label, v] : s.label_overflow) {
+    if (auto it = overflow_.find(label); it != overflow_.end()) add(it->second, v);
+  }
+}
+
+void ExporterMetrics::StateRestored(const std::string& result) { state_loads_.Add({{"result", result}}).Increment(); }
+
+void ExporterMetrics::CheckpointWritten(double unix_seconds) {
+  checkpoint_success_->Increment();
+  last_checkpoint_->Set(unix_seconds);
+}
+
+void ExporterMetrics::CheckpointFailed() { checkpoint_failure_->Increment(); }
+
+void ExporterMetrics::UdpKernelDrops(std::uint32_t cumulative) {
+  // One UDP thread reports; the exchange keeps it correct if that ever changes.
+  const std::uint32_t previous = udp_dropped_seen_.exchange(cumulative);
+  const std::uint32_t delta = cumulative - previous;  // wraps correctly at 2^32
+  if (delta > 0 && delta < (1u << 31)) udp_dropped_->Increment(delta);
 }
 
 void ExporterMetrics::PricingReloadFailed() {

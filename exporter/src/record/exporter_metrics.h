@@ -8,12 +8,14 @@
 #include <prometheus/registry.h>
 
 #include <array>
+#include <atomic>
 #include <map>
 #include <string>
 
 #include "config/exporter_config.h"
 #include "event/event_error.h"
 #include "pricing/price_table.h"
+#include "record/metrics_state.h"
 
 namespace llmcost {
 
@@ -32,6 +34,17 @@ class ExporterMetrics {
   void PricingLoaded(const PriceTable& table);
   void PricingReloadFailed();
 
+  ExporterCountersState Snapshot() const;
+  void Restore(const ExporterCountersState& state);
+
+  // The state file: loads at start, checkpoints, and files set aside as unusable.
+  void StateRestored(const std::string& result);  // "restored", "none", "corrupt", "incompatible"
+  void CheckpointWritten(double unix_seconds);
+  void CheckpointFailed();
+
+  // Cumulative datagrams the kernel dropped on the UDP socket (its queue was full).
+  void UdpKernelDrops(std::uint32_t cumulative);
+
  private:
   std::array<prometheus::Counter*, 2> accepted_{};
   std::array<prometheus::Counter*, 2> rejected_total_{};
@@ -45,6 +58,12 @@ class ExporterMetrics {
   prometheus::Gauge* pricing_last_ok_;
   prometheus::Counter* reload_success_;
   prometheus::Counter* reload_failure_;
+  prometheus::Family<prometheus::Counter>& state_loads_;
+  prometheus::Counter* checkpoint_success_;
+  prometheus::Counter* checkpoint_failure_;
+  prometheus::Gauge* last_checkpoint_;
+  prometheus::Counter* udp_dropped_;
+  std::atomic<std::uint32_t> udp_dropped_seen_{0};
 };
 
 }  // namespace llmcost

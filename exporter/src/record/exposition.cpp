@@ -2,6 +2,8 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <malloc.h>
+
 #include <sstream>
 
 #include "record/process_metrics.h"
@@ -19,7 +21,13 @@ std::string Exposition::Render() {
   prometheus::TextSerializer().Serialize(out, families);
   // Only now, with the zero values rendered, may new label sets receive their events.
   request_metrics_.FinishScrape(token);
-  return out.str();
+  std::string text = out.str();
+  families.clear();
+  families.shrink_to_fit();
+  // A scrape builds a full copy of every series (prometheus-cpp's Collect) and the
+  // text; hand those pages back so RSS tracks the live series, not the last scrape.
+  malloc_trim(0);
+  return text;
 }
 
 }  // namespace llmcost

@@ -70,6 +70,12 @@ LabelGuard::Admitted LabelGuard::Admit(std::string_view raw) {
   return {std::move(value), false};
 }
 
+void LabelGuard::Restore(const std::string& value) {
+  if (value == kOverflowValue) return;
+  std::unique_lock lock(mu_);
+  admitted_.insert(value);
+}
+
 std::size_t LabelGuard::size() const {
   std::shared_lock lock(mu_);
   return admitted_.size();

@@ -25,6 +25,9 @@ class LabelGuard {
     bool overflowed = false;
   };
   Admitted Admit(std::string_view raw);
+  // Re-admits a value saved before a restart, even past the cap, so its series
+  // keep their identity.
+  void Restore(const std::string& value);
 
   const std::string& name() const { return name_; }
   std::size_t size() const;

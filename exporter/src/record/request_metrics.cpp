@@ -13,6 +13,8 @@ struct RequestMetrics::HistogramSet {
 };
 
 struct RequestMetrics::SeriesSet {
+  std::vector<std::string> values;  // provider, model, attribution values
+  RequestStatus status = RequestStatus::kOk;
   prometheus::Counter* requests = nullptr;
   std::array<prometheus::Counter*, kTokenTypeCount> tokens{};
   std::array<prometheus::Counter*, kCostTypeCount> cost{};
@@ -126,11 +128,7 @@ void RequestMetrics::Record(const UsageEvent& event, const RequestCost& cost) {
     admit(*attribution_guards_[i], raw);
   }
 
-  std::string key;
-  for (const auto& v : values) {
-    key += v;
-    key.push_back(kKeySeparator);
-  }
+  std::string key = GroupKey(values);
   key += RequestStatusName(event.status);
 
   SeriesSet& set = FindOrCreate(values, event.status, key);
@@ -164,6 +162,8 @@ RequestMetrics::SeriesSet& RequestMetrics::FindOrCreate(const std::vector<std::s
   for (std::size_t i = 0; i < attribution_labels_.size(); ++i) labels[attribution_labels_[i]] = values[2 + i];
 
   auto set = std::make_unique<SeriesSet>();
+  set->values = values;
+  set->status = status;
   auto with = [&labels](const char* name, std::string_view value) {
     auto l = labels;
     l[name] = std::string(value);
@@ -233,6 +233,15 @@ void RequestMetrics::Apply(SeriesSet& set, const Observation& obs) {
   }
 }
 
+std::string RequestMetrics::GroupKey(const std::vector<std::string>& values) {
+  std::string key;
+  for (const auto& v : values) {
+    key += v;
+    key.push_back(kKeySeparator);
+  }
+  return key;
+}
+
 std::uint64_t RequestMetrics::BeginScrape() {
   std::unique_lock lock(sets_mu_);
   return epoch_++;
@@ -260,6 +269,177 @@ void RequestMetrics::FinishScrape(std::uint64_t token) {
 std::size_t RequestMetrics::label_sets() const {
   std::shared_lock lock(sets_mu_);
   return sets_.size();
+}
+
+}  // namespace llmcost
+
+namespace llmcost {
+namespace {
+
+HistogramState HistogramValues(const prometheus::Histogram& h) {
+  const auto m = const_cast<prometheus::Histogram&>(h).Collect();
+  HistogramState state;
+  std::uint64_t previous = 0;
+  for (const auto& b : m.histogram.bucket) {
+    state.bucket_counts.push_back(static_cast<double>(b.cumulative_count - previous));
+    previous = b.cumulative_count;
+  }
+  state.sum = m.histogram.sample_sum;
+  return state;
+}
+
+void AddToHistogram(HistogramState& h, const std::vector<double>& bounds, double v) {
+  std::size_t i = 0;
+  while (i < bounds.size() && v > bounds[i]) ++i;  // le semantics: v <= bound
+  h.bucket_counts[i] += 1;
+  h.sum += v;
+}
+
+}  // namespace
+
+RequestMetricsState RequestMetrics::Snapshot() const {
+  RequestMetricsState s;
+  s.attribution_labels = attribution_labels_;
+  s.histogram_label = attribution_labels_[histogram_label_index_];
+  s.bucket_bounds = {buckets_.duration_seconds, buckets_.ttft_seconds, buckets_.input_tokens,
+                     buckets_.output_tokens, buckets_.cost_usd};
+  std::unordered_map<const prometheus::Counter*, std::size_t> group_index, unpriced_index;
+  std::unordered_map<const HistogramSet*, std::size_t> histogram_index;
+
+  std::shared_lock lock(sets_mu_);
+  for (const auto& [key, set] : sets_) {
+    std::lock_guard pending_lock(set->pending_mu);
+    RequestCountState r{set->values, std::string(RequestStatusName(set->status)), set->requests->Value()};
+
+    auto [git, new_group] = group_index.emplace(set->tokens[0], s.groups.size());
+    if (new_group) {
+      SeriesGroupState g;
+      g.values = set->values;
+      for (std::size_t t = 0; t < kTokenTypeCount; ++t) g.tokens[t] = set->tokens[t]->Value();
+      for (std::size_t c = 0; c < kCostTypeCount; ++c) g.cost[c] = set->cost[c]->Value();
+      g.cache_savings = set->savings->Value();
+      g.cache_write_premium = set->premium->Value();
+      s.groups.push_back(std::move(g));
+    }
+    std::array<std::size_t, 4> unpriced_at{};
+    for (std::size_t u = 1; u < set->unpriced.size(); ++u) {
+      auto [uit, new_unpriced] = unpriced_index.emplace(set->unpriced[u], s.unpriced.size());
+      if (new_unpriced) {
+        s.unpriced.push_back({set->values[0], set->values[1],
+                              std::string(UnpricedReasonName(static_cast<UnpricedReason>(u))),
+                              set->unpriced[u]->Value()});
+      }
+      unpriced_at[u] = uit->second;
+    }
+    auto [hit, new_hist] = histogram_index.emplace(set->histograms, s.histogram_sets.size());
+    if (new_hist) {
+      HistogramSetState h;
+      h.values = {set->values[0], set->values[1], set->values[2 + histogram_label_index_]};
+      const HistogramSet& hs = *set->histograms;
+      h.histograms = {HistogramValues(*hs.duration), HistogramValues(*hs.ttft), HistogramValues(*hs.input_tokens),
+                      HistogramValues(*hs.output_tokens), HistogramValues(*hs.cost)};
+      s.histogram_sets.push_back(std::move(h));
+    }
+
+    // Events held back until this label set's first scrape are part of the state.
+    for (const Observation& obs : set->pending) {
+      r.count += 1;
+      SeriesGroupState& g = s.groups[git->second];
+      for (std::size_t t = 0; t < kTokenTypeCount; ++t) g.tokens[t] += static_cast<double>(obs.tokens.by_type[t]);
+      if (obs.cost.unpriced != UnpricedReason::kNone) {
+        s.unpriced[unpriced_at[static_cast<std::size_t>(obs.cost.unpriced)]].count += 1;
+      }
+      auto& hists = s.histogram_sets[hit->second].histograms;
+      if (obs.cost.billed) {
+        for (std::size_t c = 0; c < kCostTypeCount; ++c) g.cost[c] += PicoToUsd(obs.cost.by_type[c]);
+        g.cache_savings += PicoToUsd(obs.cost.cache_savings);
+        g.cache_write_premium += PicoToUsd(obs.cost.cache_write_premium);
+        AddToHistogram(hists[4], s.bucket_bounds[4], PicoToUsd(obs.cost.Total()));
+      }
+      if (obs.latency_seconds) AddToHistogram(hists[0], s.bucket_bounds[0], *obs.latency_seconds);
+      if (obs.ttft_seconds) AddToHistogram(hists[1], s.bucket_bounds[1], *obs.ttft_seconds);
+      const std::uint64_t input = obs.tokens.TotalInput(), output = obs.tokens[TokenType::kOutput];
+      if (input > 0 || output > 0) {
+        AddToHistogram(hists[2], s.bucket_bounds[2], static_cast<double>(input));
+        AddToHistogram(hists[3], s.bucket_bounds[3], static_cast<double>(output));
+      }
+    }
+    s.requests.push_back(std::move(r));
+  }
+  return s;
+}
+
+std::string RequestMetrics::Restore(const RequestMetricsState& state) {
+  if (state.attribution_labels != attribution_labels_ ||
+      state.histogram_label != attribution_labels_[histogram_label_index_]) {
+    return "the saved state has other attribution labels (labels.attribution / labels.histogram_label changed)";
+  }
+  const std::size_t width = 2 + attribution_labels_.size();
+  auto admit = [&](const std::vector<std::string>& values) {
+    provider_guard_.Restore(values[0]);
+    model_guard_.Restore(values[1]);
+    for (std::size_t i = 0; i < attribution_labels_.size(); ++i) attribution_guards_[i]->Restore(values[2 + i]);
+  };
+  auto restore_set = [&](const std::vector<std::string>& values, RequestStatus status) -> SeriesSet& {
+    admit(values);
+    SeriesSet& set = FindOrCreate(values, status, GroupKey(values) + std::string(RequestStatusName(status)));
+    set.live.store(true, std::memory_order_release);  // it existed before the restart
+    return set;
+  };
+  for (const auto& r : state.requests) {
+    RequestStatus status;
+    if (r.values.size() != width || !RequestStatusFromName(r.status, status)) return "malformed request entry";
+  }
+  for (const auto& g : state.groups) {
+    if (g.values.size() != width) return "malformed series group entry";
+  }
+  for (const auto& h : state.histogram_sets) {
+    if (h.values.size() != 3) return "malformed histogram entry";
+  }
+
+  std::unordered_map<std::string, SeriesSet*> by_group;
+  for (const auto& r : state.requests) {
+    RequestStatus status;
+    RequestStatusFromName(r.status, status);
+    SeriesSet& set = restore_set(r.values, status);
+    if (r.count > 0) set.requests->Increment(r.count);
+    by_group.emplace(GroupKey(r.values), &set);
+  }
+  for (const auto& g : state.groups) {
+    auto it = by_group.find(GroupKey(g.values));
+    SeriesSet& set = it != by_group.end() ? *it->second : restore_set(g.values, RequestStatus::kOk);
+    for (std::size_t t = 0; t < kTokenTypeCount; ++t) {
+      if (g.tokens[t] > 0) set.tokens[t]->Increment(g.tokens[t]);
+    }
+    for (std::size_t c = 0; c < kCostTypeCount; ++c) {
+      if (g.cost[c] > 0) set.cost[c]->Increment(g.cost[c]);
+    }
+    if (g.cache_savings > 0) set.savings->Increment(g.cache_savings);
+    if (g.cache_write_premium > 0) set.premium->Increment(g.cache_write_premium);
+  }
+  for (const auto& u : state.unpriced) {
+    if (u.count > 0) unpriced_.Add({{"provider", u.provider}, {"model", u.model}, {"reason", u.reason}}).Increment(u.count);
+  }
+  const std::array<std::vector<double>, kRequestHistogramCount> bounds = {
+      buckets_.duration_seconds, buckets_.ttft_seconds, buckets_.input_tokens, buckets_.output_tokens,
+      buckets_.cost_usd};
+  std::string note;
+  for (const auto& h : state.histogram_sets) {
+    std::unique_lock lock(sets_mu_);
+    const auto it = histograms_.find(h.values[0] + kKeySeparator + h.values[1] + kKeySeparator + h.values[2]);
+    if (it == histograms_.end()) continue;
+    prometheus::Histogram* targets[] = {it->second->duration, it->second->ttft, it->second->input_tokens,
+                                        it->second->output_tokens, it->second->cost};
+    for (std::size_t i = 0; i < kRequestHistogramCount; ++i) {
+      // Saved buckets only fit the same bounds; otherwise that histogram restarts.
+      if (state.bucket_bounds[i] != bounds[i] || h.histograms[i].bucket_counts.size() != bounds[i].size() + 1) {
+        note = "histogram buckets changed; those histograms start from zero";
+        continue;
+      }
+      targets[i]->ObserveMultiple(h.histograms[i].bucket_counts, h.histograms[i].sum);
+    }
+  }
+  return note.empty() ? "" : "partial: " + note;
 }
 
 }  // namespace llmcost

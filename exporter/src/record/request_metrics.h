@@ -27,6 +27,7 @@
 #include "pricing/pricer.h"
 #include "record/exporter_metrics.h"
 #include "record/label_guard.h"
+#include "record/metrics_state.h"
 
 namespace llmcost {
 
@@ -45,6 +46,16 @@ class RequestMetrics {
 
   std::size_t label_sets() const;
 
+  // Every value, including events held for label sets not yet scraped. The caller
+  // stops recording meanwhile (EventPipeline does) for an event-consistent copy.
+  RequestMetricsState Snapshot() const;
+  // Recreates the saved series with their values; restored label sets are live at
+  // once (they existed before the restart). Returns "" when all was restored,
+  // "partial: <why>" when the counters were but some histograms were not (bucket
+  // bounds changed), or why the state does not fit this configuration, in which case
+  // nothing is restored. Call before any Record().
+  std::string Restore(const RequestMetricsState& state);
+
   // Events held for label sets that have not been scraped yet.
   static constexpr std::size_t kMaxPendingPerSet = 4096;
 
@@ -54,6 +65,7 @@ class RequestMetrics {
   struct Observation;
 
   SeriesSet& FindOrCreate(const std::vector<std::string>& values, RequestStatus status, const std::string& key);
+  static std::string GroupKey(const std::vector<std::string>& values);
   void Apply(SeriesSet& set, const Observation& obs);
 
   ExporterMetrics& exporter_metrics_;

@@ -43,8 +43,14 @@ UdpListener::UdpListener(const ListenAddress& address, EventPipeline& pipeline, 
       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
     }
     if (receive_buffer_bytes > 0) {
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes, sizeof receive_buffer_bytes);
+      // SO_RCVBUF is silently capped at net.core.rmem_max; SO_RCVBUFFORCE is not,
+      // where the process may use it (CAP_NET_ADMIN).
+      if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer_bytes, sizeof receive_buffer_bytes) != 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes, sizeof receive_buffer_bytes);
+      }
     }
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);  // drop count with each datagram
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
       fd_ = fd;
       break;
@@ -77,6 +83,9 @@ void UdpListener::Run() {
   std::vector<char> buffers(kBatch * kMaxDatagram);
   std::vector<iovec> iov(kBatch);
   std::vector<mmsghdr> msgs(kBatch);
+  std::vector<sockaddr_storage> sources(kBatch);  // filled by recvmmsg for the allow-list
+  constexpr std::size_t kControl = CMSG_SPACE(sizeof(std::uint32_t));
+  std::vector<char> control(kBatch * kControl);
   for (std::size_t i = 0; i < kBatch; ++i) {
     iov[i] = {buffers.data() + i * kMaxDatagram, kMaxDatagram};
   }
@@ -88,6 +97,10 @@ void UdpListener::Run() {
       std::memset(&msgs[i], 0, sizeof(mmsghdr));
       msgs[i].msg_hdr.msg_iov = &iov[i];
       msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &sources[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      msgs[i].msg_hdr.msg_control = control.data() + i * kControl;
+      msgs[i].msg_hdr.msg_controllen = kControl;
     }
     const int n = recvmmsg(fd_, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
     if (n < 0) {
@@ -96,7 +109,23 @@ void UdpListener::Run() {
       }
       continue;
     }
+    if (drop_metrics_ != nullptr && n > 0) {
+      // The count is cumulative since the socket was created; the newest datagram has the latest.
+      msghdr& last = msgs[n - 1].msg_hdr;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&last); c != nullptr; c = CMSG_NXTHDR(&last, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+          std::uint32_t dropped = 0;
+          std::memcpy(&dropped, CMSG_DATA(c), sizeof dropped);
+          drop_metrics_->UdpKernelDrops(dropped);
+        }
+      }
+    }
     for (int i = 0; i < n; ++i) {
+      if (!allowed_.Allows(reinterpret_cast<const sockaddr*>(&sources[i]))) {
+        pipeline_.RejectWhole(Transport::kUdp, EventError{0, "", RejectReason::kUnauthorized,
+                                                          "source address not in --udp.allowed-networks"});
+        continue;
+      }
       const std::size_t len = msgs[i].msg_len;
       if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || len >= kMaxDatagram) {
         pipeline_.RejectWhole(Transport::kUdp,

@@ -8,6 +8,7 @@
 
 #include "pipeline/event_pipeline.h"
 #include "transport/listen_address.h"
+#include "transport/source_networks.h"
 
 namespace llmcost {
 
@@ -17,6 +18,14 @@ class UdpListener {
   UdpListener(const ListenAddress& address, EventPipeline& pipeline, int receive_buffer_bytes);
   ~UdpListener();
 
+  // --udp.allowed-networks: datagrams from other sources are dropped unparsed and
+  // counted as rejected (unauthorized). Call before Start(); default allows all.
+  void SetAllowedNetworks(SourceNetworks networks) { allowed_ = std::move(networks); }
+
+  // Kernel receive-queue drops (SO_RXQ_OVFL) are reported to `metrics`: a flood
+  // beyond what one thread can parse shows up as a counter, not as silence.
+  void ReportKernelDropsTo(ExporterMetrics* metrics) { drop_metrics_ = metrics; }
+
   void Start();
   void Stop();
   int port() const { return port_; }
@@ -25,6 +34,8 @@ class UdpListener {
   void Run();
 
   EventPipeline& pipeline_;
+  SourceNetworks allowed_;
+  ExporterMetrics* drop_metrics_ = nullptr;
   int fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};

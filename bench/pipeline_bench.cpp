@@ -1,0 +1,100 @@
+// In-process microbenchmarks of each stage (Google Benchmark): what one event costs
+// to split, parse, price and record, and what a scrape costs at a given size.
+#include <benchmark/benchmark.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+
+#include "event/batch_splitter.h"
+#include "event/event_parser.h"
+#include "pipeline/event_pipeline.h"
+#include "pricing/price_book.h"
+#include "pricing/pricer.h"
+#include "record/exposition.h"
+
+namespace llmcost {
+namespace {
+
+const std::string kEvent =
+    R"({"model":"claude-sonnet-4-5-20250929","usage":{"input_tokens":1247,"output_tokens":612,)"
+    R"("cache_read_input_tokens":28430,"cache_creation_input_tokens":0,"cache_creation":)"
+    R"({"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":0},"server_tool_use":)"
+    R"({"web_search_requests":0},"service_tier":"standard"},"latency_ms":2300,"ttft_ms":420,)"
+    R"("status":200,"error_type":null,"stop_reason":"end_turn","batch":false,)"
+    R"("labels":{"feature":"chat","tenant":"acme","route":"/api/chat"},"request_id":"msg_01","task_id":"conv-42"})";
+
+std::shared_ptr<const PriceTable> Prices() {
+  static auto t = PriceTable::LoadFile(std::string(LLM_COST_SOURCE_DIR) + "/exporter/pricing/prices.yml");
+  return t;
+}
+
+ExporterConfig BenchConfig() {
+  ExporterConfig c;
+  c.max_values_per_label = 100000;  // measure series, not the overflow fold
+  return c;
+}
+
+struct World {
+  ExporterConfig config = BenchConfig();
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  ExporterMetrics exporter{*registry, config, "bench", "bench"};
+  RequestMetrics requests{*registry, config, exporter};
+  PriceBook prices{Prices()};
+  EventPipeline pipeline{EventParser(config.attribution_labels), prices, requests, exporter};
+  Exposition exposition{registry, requests};
+};
+
+void BM_SplitAndParse(benchmark::State& state) {
+  const EventParser parser({"feature", "tenant", "route"});
+  for (auto _ : state) {
+    auto items = SplitBatch(kEvent);
+    benchmark::DoNotOptimize(parser.Parse(std::get<nlohmann::json>(items[0]), 0));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_SplitAndParse);
+
+void BM_Price(benchmark::State& state) {
+  const EventParser parser({"feature", "tenant", "route"});
+  const auto event = std::get<UsageEvent>(parser.Parse(nlohmann::json::parse(kEvent), 0));
+  const auto table = Prices();
+  for (auto _ : state) benchmark::DoNotOptimize(PriceRequest(event, *table));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Price);
+
+// The whole pipeline for one datagram, with label sets already live.
+void BM_IngestOneEvent(benchmark::State& state) {
+  World w;
+  w.pipeline.Ingest(kEvent, Transport::kUdp, 0);
+  w.exposition.Render();
+  for (auto _ : state) w.pipeline.Ingest(kEvent, Transport::kUdp, 0);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_IngestOneEvent);
+
+// /metrics render at N label sets (each is ~15 request series + shared histograms).
+void BM_Render(benchmark::State& state) {
+  World w;
+  const int sets = static_cast<int>(state.range(0));
+  for (int i = 0; i < sets; ++i) {
+    std::string e = kEvent;
+    e.replace(e.find("\"acme\""), 6, "\"t" + std::to_string(i) + "\"");
+    w.pipeline.Ingest(e, Transport::kUdp, 0);
+  }
+  std::string text = w.exposition.Render();
+  std::size_t series = 0;
+  // Lines that are samples: not comments, and not the end after the final newline.
+  for (std::size_t p = 0; (p = text.find('\n', p)) != std::string::npos; ++p)
+    series += p + 1 < text.size() && text[p + 1] != '#';
+  for (auto _ : state) benchmark::DoNotOptimize(text = w.exposition.Render());
+  state.counters["series"] = static_cast<double>(series);
+  state.counters["bytes"] = static_cast<double>(text.size());
+}
+BENCHMARK(BM_Render)->Arg(60)->Arg(600)->Arg(6000)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace llmcost
+
+BENCHMARK_MAIN();

@@ -1,0 +1,177 @@
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "pipeline/event_pipeline.h"
+#include "pipeline/request_id_window.h"
+#include "record/exposition.h"
+#include "storage/state_file.h"
+
+namespace llmcost {
+namespace {
+
+TEST(RequestIdWindow, RemembersWithinWindowAndForgetsByAgeAndSize) {
+  RequestIdWindow w(3, 100);
+  EXPECT_TRUE(w.FirstSeen("a", 1000));
+  EXPECT_FALSE(w.FirstSeen("a", 1050));
+  EXPECT_TRUE(w.FirstSeen("b", 1050));
+  EXPECT_TRUE(w.FirstSeen("a", 1101));  // "a" was seen at 1000: older than 100 s
+  EXPECT_TRUE(w.FirstSeen("c", 1101));
+  EXPECT_TRUE(w.FirstSeen("d", 1101));  // past 3 ids the oldest ("b") goes
+  EXPECT_EQ(w.size(), 3u);
+  EXPECT_TRUE(w.FirstSeen("b", 1102));
+  EXPECT_FALSE(w.FirstSeen("d", 1102));
+}
+
+TEST(RequestIdWindow, DisabledWithZeroIds) {
+  RequestIdWindow w(0, 100);
+  EXPECT_TRUE(w.FirstSeen("a", 1));
+  EXPECT_TRUE(w.FirstSeen("a", 1));
+}
+
+TEST(RequestIdWindow, HashIsStableAcrossRuns) {
+  // The state file stores these hashes: they must never change between versions.
+  // Golden values computed independently (FNV-1a 64, then the splitmix64 finaliser).
+  EXPECT_EQ(RequestIdWindow::Hash("msg_01XFDUDYJgAACzvnptvVoYEL"), 0x3b815c813459c819ULL);
+  EXPECT_EQ(RequestIdWindow::Hash(""), 0xf52a15e9a9b5e89bULL);
+  EXPECT_NE(RequestIdWindow::Hash("msg_01"), RequestIdWindow::Hash("msg_02"));
+}
+
+// A whole exporter in process, to compare scrapes before and after a restore.
+struct World {
+  ExporterConfig config;
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  ExporterMetrics exporter{*registry, config, "t", "t"};
+  RequestMetrics requests{*registry, config, exporter};
+  PriceBook prices{PriceTable::LoadFile(std::string(LLM_COST_SOURCE_DIR) + "/exporter/pricing/prices.yml")};
+  RequestIdWindow ids{1000, 86400};
+  EventPipeline pipeline{EventParser(config.attribution_labels), prices, requests, exporter, &ids};
+  Exposition exposition{registry, requests};
+};
+
+// The exposition's samples, sorted (series order follows hash-map insertion order),
+// without those that legitimately differ between processes.
+std::vector<std::string> Comparable(const std::string& text) {
+  std::istringstream in(text);
+  std::string line;
+  std::vector<std::string> out;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#' || line.rfind("process_", 0) == 0 ||
+        line.rfind("llm_exporter_state_", 0) == 0 || line.rfind("llm_exporter_pricing_reloads_total", 0) == 0) {
+      continue;
+    }
+    out.push_back(line);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+const char* kEvents = R"([
+ {"model":"claude-sonnet-4-5","usage":{"input_tokens":1000,"output_tokens":200,"cache_read_input_tokens":5000,
+  "cache_creation":{"ephemeral_5m_input_tokens":10,"ephemeral_1h_input_tokens":20}},"latency_ms":1200,"ttft_ms":300,
+  "labels":{"feature":"chat","tenant":"acme"},"request_id":"r1"},
+ {"model":"claude-sonnet-4-5","status":429,"labels":{"feature":"chat","tenant":"acme"},"latency_ms":10},
+ {"model":"claude-opus-4-6","usage":{"input_tokens":7,"output_tokens":9,"server_tool_use":{"web_search_requests":1}},
+  "labels":{"feature":"agent","tenant":"globex"},"request_id":"r2"},
+ {"model":"mystery-model","usage":{"input_tokens":5}},
+ {"model":"claude-haiku-4-5","usage":{"input_tokens":5},"cost_usd":0.5,"labels":{"tenant":"x"}}
+])";
+
+TEST(StateFile, SnapshotRestoreReproducesEveryValueIncludingUnscrapedEvents) {
+  World before;
+  before.pipeline.Ingest(kEvents, Transport::kHttp);
+  before.exposition.Render();  // these label sets go live...
+  before.pipeline.Ingest(R"({"model":"claude-haiku-4-5","usage":{"input_tokens":3},"labels":{"tenant":"new"}})",
+                         Transport::kUdp);  // ...this one is still held back, unscraped
+  before.pipeline.Ingest("{bad", Transport::kUdp);
+  const MetricsState state = before.pipeline.Snapshot();
+  before.exposition.Render();  // now everything is applied
+  const std::vector<std::string> expected = Comparable(before.exposition.Render());
+  ASSERT_GT(expected.size(), 200u);
+
+  std::string error;
+  auto decoded = DecodeState(EncodeState(state), error);
+  ASSERT_TRUE(decoded) << error;
+  World after;
+  ASSERT_EQ(after.pipeline.Restore(*decoded), "");
+  EXPECT_EQ(Comparable(after.exposition.Render()), expected);
+  // Remembered ids survive: a retry of r1 is not counted again.
+  const auto retry = after.pipeline.Ingest(R"({"model":"claude-sonnet-4-5","request_id":"r1"})", Transport::kHttp);
+  EXPECT_EQ(retry.accepted, 0u);
+  EXPECT_EQ(retry.duplicates, 1u);
+}
+
+TEST(StateFile, DetectsCorruptionTruncationAndOtherVersions) {
+  World w;
+  w.pipeline.Ingest(kEvents, Transport::kHttp);
+  const std::string bytes = EncodeState(w.pipeline.Snapshot());
+  std::string error;
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] ^= 0x20;
+  EXPECT_FALSE(DecodeState(flipped, error));
+  EXPECT_EQ(error, "checksum mismatch");
+  EXPECT_FALSE(DecodeState(bytes.substr(0, bytes.size() - 7), error));
+  EXPECT_NE(error.find("truncated"), std::string::npos) << error;
+  std::string v2 = bytes;
+  v2.replace(v2.find(" 1 "), 3, " 2 ");
+  EXPECT_FALSE(DecodeState(v2, error));
+  EXPECT_NE(error.find("format version 2"), std::string::npos) << error;
+  EXPECT_FALSE(DecodeState("", error));
+  EXPECT_FALSE(DecodeState("garbage\n{}", error));
+}
+
+TEST(StateFile, SavesAtomicallyAndSetsCorruptFilesAside) {
+  const auto dir = std::filesystem::temp_directory_path() / ("llm-state-test-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  StateFile file(dir.string());
+  EXPECT_EQ(file.Load().result, "none");
+  World w;
+  w.pipeline.Ingest(kEvents, Transport::kHttp);
+  file.Save(w.pipeline.Snapshot());
+  EXPECT_FALSE(std::filesystem::exists(file.path() + ".tmp"));
+  auto loaded = file.Load();
+  ASSERT_EQ(loaded.result, "restored");
+  EXPECT_EQ(loaded.state->requests.requests.size(), w.pipeline.Snapshot().requests.requests.size());
+
+  std::ofstream(file.path(), std::ios::trunc) << "LLMCOSTSTATE 1 00000000 5 0\n{}{}x";
+  loaded = file.Load();
+  EXPECT_EQ(loaded.result, "corrupt");
+  EXPECT_FALSE(std::filesystem::exists(file.path()));  // moved aside, never loaded again
+  int aside = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) aside += e.path().string().find(".corrupt-") != std::string::npos;
+  EXPECT_EQ(aside, 1);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(StateFile, RefusesStateOfOtherLabels) {
+  World w;
+  w.pipeline.Ingest(kEvents, Transport::kHttp);
+  MetricsState state = w.pipeline.Snapshot();
+  state.requests.attribution_labels = {"feature", "customer"};
+  World other;
+  EXPECT_NE(other.pipeline.Restore(state).find("other attribution labels"), std::string::npos);
+  EXPECT_EQ(other.requests.label_sets(), 0u);
+}
+
+TEST(EventPipeline, DuplicateRequestIdsInOneBatchCountOnce) {
+  World w;
+  const auto r = w.pipeline.Ingest(
+      R"([{"model":"claude-haiku-4-5","usage":{"input_tokens":100},"request_id":"same"},
+          {"model":"claude-haiku-4-5","usage":{"input_tokens":100},"request_id":"same"},
+          {"model":"claude-haiku-4-5","usage":{"input_tokens":100}},
+          {"model":"claude-haiku-4-5","usage":{"input_tokens":100}}])",
+      Transport::kHttp);
+  EXPECT_EQ(r.accepted, 3u);  // events without an id are never de-duplicated
+  EXPECT_EQ(r.duplicates, 1u);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].index, 1u);
+  EXPECT_EQ(r.errors[0].reason, RejectReason::kDuplicate);
+  EXPECT_EQ(r.errors[0].field, "request_id");
+}
+
+}  // namespace
+}  // namespace llmcost
