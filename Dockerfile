@@ -20,12 +20,15 @@ COPY scripts/install-deps /tmp/install-deps
 RUN /tmp/install-deps --runtime && rm -rf /var/lib/apt/lists/* /tmp/install-deps \
  && groupadd --system --gid 10429 llm \
  && useradd --system --uid 10429 --gid llm --home-dir /nonexistent --no-create-home \
-      --shell /usr/sbin/nologin llm
+      --shell /usr/sbin/nologin llm \
+ && install -d -o 10429 -g 10429 -m 0700 /var/lib/llm-cost-exporter
 COPY --from=build /src/build/exporter/llm-cost-exporter /src/build/exporter/tools/llm-traffic-gen /usr/local/bin/
 COPY exporter/pricing/prices.yml /etc/llm-cost-exporter/prices.yml
 COPY exporter/config/llm-cost-exporter.yml /etc/llm-cost-exporter/config.yml
 # Numeric ids so that Kubernetes runAsNonRoot can verify the user without /etc/passwd.
 USER 10429:10429
+# The state file (--storage.path); mount a volume here to keep counters across containers.
+VOLUME ["/var/lib/llm-cost-exporter"]
 # 10429: /metrics and the web endpoints. 10430: event ingest (HTTP and UDP), which
 # must stay on a private network: whoever can write to it can create or hide spend.
 EXPOSE 10429/tcp 10430/tcp 10430/udp
@@ -37,4 +40,5 @@ CMD ["--web.listen-address=:10429", \
      "--ingest.listen-address=0.0.0.0:10430", \
      "--udp.listen-address=0.0.0.0:10430", \
      "--pricing.file=/etc/llm-cost-exporter/prices.yml", \
-     "--config.file=/etc/llm-cost-exporter/config.yml"]
+     "--config.file=/etc/llm-cost-exporter/config.yml", \
+     "--storage.path=/var/lib/llm-cost-exporter"]

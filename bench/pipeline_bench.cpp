@@ -47,9 +47,10 @@ struct World {
 
 void BM_SplitAndParse(benchmark::State& state) {
   const EventParser parser({"feature", "tenant", "route"});
+  EventBatch batch;
   for (auto _ : state) {
-    auto items = SplitBatch(kEvent);
-    benchmark::DoNotOptimize(parser.Parse(std::get<nlohmann::json>(items[0]), 0));
+    SplitBatch(kEvent, batch);
+    benchmark::DoNotOptimize(parser.Parse(std::get<JsonValue>(batch.items[0]), 0));
   }
   state.SetItemsProcessed(state.iterations());
 }
@@ -57,7 +58,9 @@ BENCHMARK(BM_SplitAndParse);
 
 void BM_Price(benchmark::State& state) {
   const EventParser parser({"feature", "tenant", "route"});
-  const auto event = std::get<UsageEvent>(parser.Parse(nlohmann::json::parse(kEvent), 0));
+  EventBatch batch;
+  SplitBatch(kEvent, batch);
+  const auto event = std::get<UsageEvent>(parser.Parse(std::get<JsonValue>(batch.items[0]), 0));
   const auto table = Prices();
   for (auto _ : state) benchmark::DoNotOptimize(PriceRequest(event, *table));
   state.SetItemsProcessed(state.iterations());

@@ -82,6 +82,10 @@ def events():
     s["duplicate_keys.json"] = '{"model":"a","model":"claude-haiku-4-5","usage":{"input_tokens":1,"input_tokens":2}}'
     s["array_10k_not_objects.json"] = j([0] * 10000)
     s["array_2k_events.json"] = j([{"model": "claude-haiku-4-5", "usage": {"input_tokens": i % 7}} for i in range(2000)])
+    # Found by fuzz_json_document (differences from nlohmann::json, both by design).
+    s["nul_after_value.json"] = b' -1\x00\x00\x00\nt_tocachet"\n \n'
+    s["number_overflows_double.json"] = "99991e308"
+    s["empty_array.json"] = "[ ]"  # found by fuzz_event_parser: a batch of no events
     s["many_tenants.ndjson"] = "\n".join(j({"model": "claude-haiku-4-5", "tenant": f"t{i}", "feature": f"f{i % 5}"})
                                          for i in range(200))
     return s

@@ -52,8 +52,13 @@ ExporterConfig FuzzConfig() {
   return config;
 }
 
+// The checks below scan the whole exposition text. They are left without coverage
+// hooks: a hook on every byte cost more than the pipeline itself and guides the
+// fuzzer nowhere.
+#define NO_COVERAGE __attribute__((no_sanitize("coverage")))
+
 // The sample value of llm_exporter_events_total{transport="http",result=...}, or -1.
-double EventsTotal(const std::string& text, std::string_view result) {
+NO_COVERAGE double EventsTotal(const std::string& text, std::string_view result) {
   const std::string want = "result=\"" + std::string(result) + "\"";
   std::size_t pos = 0;
   while ((pos = text.find("llm_exporter_events_total{", pos)) != std::string::npos) {
@@ -67,7 +72,7 @@ double EventsTotal(const std::string& text, std::string_view result) {
   return -1;
 }
 
-bool ValidUtf8(std::string_view s) {
+NO_COVERAGE bool ValidUtf8(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
     const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
@@ -104,6 +109,15 @@ struct State {
 
 std::unique_ptr<State> g_state;
 
+// "[]" (white space allowed) is a batch of no events: the one body with no outcome.
+bool IsEmptyArray(std::string_view body) {
+  const auto open = body.find_first_not_of(" \t\r\n");
+  if (open == std::string_view::npos || body[open] != '[') return false;
+  const auto close = body.find_first_not_of(" \t\r\n", open + 1);
+  return close != std::string_view::npos && body[close] == ']' &&
+         body.find_first_not_of(" \t\r\n", close + 1) == std::string_view::npos;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -121,7 +135,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   State& s = *g_state;
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   const IngestResult r = s.pipeline.Ingest(body, Transport::kHttp, 8);
-  if (r.accepted + r.rejected == 0) Fail("a body produced no accepted and no rejected event");
+  if (r.accepted + r.rejected == 0 && !IsEmptyArray(body)) {
+    Fail("a body produced no accepted and no rejected event");
+  }
   if (r.errors.size() != std::min<std::size_t>(r.rejected, 8)) Fail("errors do not match the rejected count");
   s.accepted += static_cast<double>(r.accepted);
   s.rejected += static_cast<double>(r.rejected);

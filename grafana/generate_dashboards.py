@@ -711,6 +711,17 @@ def health():
     d.timeseries("Rejected ratio", "Rejected events / all events received.",
                  [target(f"sum({rate('llm_exporter_events_total', I_REJECTED)}) / sum({rate('llm_exporter_events_total', I)})",
                          "rejected")], "percentunit", min_=0)
+    d.timeseries("UDP datagrams dropped by the kernel",
+                 "Datagrams the kernel dropped because the exporter's UDP receive queue "
+                 "was full (llm_exporter_udp_receive_dropped_total): spend that was sent "
+                 "and never counted. Should be zero; see the LLMCostExporterUdpDrops runbook.",
+                 [target(f"sum by (instance) ({rate('llm_exporter_udp_receive_dropped_total', I)})",
+                         "{{instance}}")], "short", axis_label="datagrams/s", min_=0)
+    d.timeseries("State checkpoints",
+                 "State file writes per second by result (--storage.path); failures mean "
+                 "a restart would lose what came after the last good checkpoint.",
+                 [target(f"sum by (instance, result) ({rate('llm_exporter_state_checkpoints_total', I)})",
+                         "{{instance}} {{result}}")], "short", axis_label="checkpoints/s", min_=0)
     d.table("Unpriced requests (range)",
             "Requests that could not be priced, by model and reason, over the time range. "
             "Their cost is missing from every cost panel: add the model to the price "

@@ -2,10 +2,20 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
+
 namespace llmcost {
 namespace {
 
-using nlohmann::json;
+// Parses `text` (which must be valid JSON) into a document that lives for the test.
+JsonValue Json(const std::string& text) {
+  static std::deque<std::pair<std::string, JsonDocument>> docs;
+  auto& [source, doc] = docs.emplace_back(text, JsonDocument{});
+  std::string error;
+  const auto v = doc.Parse(source, error);
+  if (!v) ADD_FAILURE() << "bad test JSON: " << error;
+  return *v;
+}
 
 const EventParser& Parser() {
   static const EventParser p({"feature", "tenant", "route"});
@@ -13,7 +23,7 @@ const EventParser& Parser() {
 }
 
 UsageEvent MustParse(const std::string& text) {
-  auto r = Parser().Parse(json::parse(text), 0);
+  auto r = Parser().Parse(Json(text), 0);
   if (auto* e = std::get_if<EventError>(&r)) {
     ADD_FAILURE() << "unexpected error: " << e->field << ": " << e->message;
     return {};
@@ -22,7 +32,7 @@ UsageEvent MustParse(const std::string& text) {
 }
 
 EventError MustFail(const std::string& text) {
-  auto r = Parser().Parse(json::parse(text), 7);
+  auto r = Parser().Parse(Json(text), 7);
   if (auto* e = std::get_if<EventError>(&r)) {
     EXPECT_EQ(e->index, 7u);
     return *e;

@@ -9,6 +9,8 @@
 #include <set>
 #include <sstream>
 
+#include "config/yaml_keys.h"
+
 namespace llmcost {
 namespace {
 
@@ -16,13 +18,9 @@ namespace {
   throw ConfigError(origin + ": " + where + ": " + why);
 }
 
-void CheckKeys(const YAML::Node& node, const std::set<std::string>& allowed, const std::string& origin,
+void CheckKeys(const YAML::Node& node, const std::set<std::string>& allowed, std::string_view origin,
                const std::string& where) {
-  if (!node.IsMap()) Fail(origin, where, "must be a map");
-  for (const auto& kv : node) {
-    const auto key = kv.first.as<std::string>();
-    if (!allowed.count(key)) Fail(origin, where, "unknown key '" + key + "'");
-  }
+  CheckYamlKeys<ConfigError>(node, allowed, origin, where);
 }
 
 // Label names that the exporter itself uses; an attribution label must not clash.

@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "config/yaml_keys.h"
+
 namespace llmcost {
 namespace {
 
@@ -13,13 +15,9 @@ namespace {
   throw WebConfigError(origin + ": " + where + ": " + why);
 }
 
-void CheckKeys(const YAML::Node& node, const std::set<std::string>& allowed, const std::string& origin,
+void CheckKeys(const YAML::Node& node, const std::set<std::string>& allowed, std::string_view origin,
                const std::string& where) {
-  if (!node.IsMap()) Fail(origin, where, "must be a map");
-  for (const auto& kv : node) {
-    const auto key = kv.first.as<std::string>();
-    if (!allowed.count(key)) Fail(origin, where, "unknown key '" + key + "'");
-  }
+  CheckYamlKeys<WebConfigError>(node, allowed, origin, where);
 }
 
 std::string Scalar(const YAML::Node& n, const std::string& origin, const std::string& where) {

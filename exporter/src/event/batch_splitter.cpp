@@ -10,55 +10,42 @@ std::string_view Trim(std::string_view s) {
   return s.substr(first, last - first + 1);
 }
 
-EventError Malformed(std::size_t index, const char* what) {
-  return EventError{index, "", RejectReason::kMalformedJson, what};
-}
-
-nlohmann::json ParseOrDiscard(std::string_view text) {
-  // allow_exceptions=false: a parse failure returns a "discarded" value, no throw.
-  return nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+EventError Malformed(std::size_t index, std::string what) {
+  return EventError{index, "", RejectReason::kMalformedJson, std::move(what)};
 }
 
 }  // namespace
 
-std::vector<BatchItem> SplitBatch(std::string_view body) {
-  std::vector<BatchItem> items;
+void SplitBatch(std::string_view body, EventBatch& batch) {
+  batch.document.Clear();
+  batch.items.clear();
+  auto& items = batch.items;
+  std::string error;
   const std::string_view trimmed = Trim(body);
   if (trimmed.empty()) {
     items.emplace_back(EventError{0, "", RejectReason::kEmpty, "empty body"});
-    return items;
+    return;
   }
 
   if (trimmed.front() == '[') {
-    nlohmann::json array = ParseOrDiscard(trimmed);
-    if (array.is_discarded()) {
-      items.emplace_back(Malformed(0, "body starts with '[' but is not a valid JSON array"));
-      return items;
+    const auto array = batch.document.Parse(trimmed, error);
+    if (!array) {
+      items.emplace_back(Malformed(0, "body starts with '[' but is not a valid JSON array: " + error));
+      return;
     }
-    if (!array.is_array()) {
-      items.emplace_back(Malformed(0, "not a JSON array"));
-      return items;
-    }
-    items.reserve(array.size());
-    for (auto& element : array) items.emplace_back(std::move(element));
-    return items;
+    for (const JsonValue& element : array->Elements()) items.emplace_back(element);
+    return;
   }
 
   // One object, possibly pretty-printed over several lines. Only when the whole
   // body is not one JSON value is it read as NDJSON.
-  if (trimmed.find('\n') == std::string_view::npos) {
-    nlohmann::json value = ParseOrDiscard(trimmed);
-    if (value.is_discarded()) {
-      items.emplace_back(Malformed(0, "not valid JSON (truncated, NaN/Infinity, or a syntax error)"));
-    } else {
-      items.emplace_back(std::move(value));
-    }
-    return items;
+  if (const auto value = batch.document.Parse(trimmed, error)) {
+    items.emplace_back(*value);
+    return;
   }
-  nlohmann::json whole = ParseOrDiscard(trimmed);
-  if (!whole.is_discarded()) {
-    items.emplace_back(std::move(whole));
-    return items;
+  if (trimmed.find('\n') == std::string_view::npos) {
+    items.emplace_back(Malformed(0, "not valid JSON: " + error));
+    return;
   }
   std::size_t index = 0;
   std::size_t pos = 0;
@@ -68,15 +55,13 @@ std::vector<BatchItem> SplitBatch(std::string_view body) {
     const std::string_view line = Trim(trimmed.substr(pos, end - pos));
     pos = end + 1;
     if (line.empty()) continue;
-    nlohmann::json value = ParseOrDiscard(line);
-    if (value.is_discarded()) {
-      items.emplace_back(Malformed(index, "NDJSON line is not valid JSON"));
+    if (const auto value = batch.document.Parse(line, error)) {
+      items.emplace_back(*value);
     } else {
-      items.emplace_back(std::move(value));
+      items.emplace_back(Malformed(index, "NDJSON line is not valid JSON: " + error));
     }
     ++index;
   }
-  return items;
 }
 
 }  // namespace llmcost

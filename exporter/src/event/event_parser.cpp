@@ -6,7 +6,7 @@
 namespace llmcost {
 namespace {
 
-using nlohmann::json;
+using json = JsonValue;
 
 // Thrown inside the parser only, caught in Parse(): keeps each field check one line.
 struct FieldError {
@@ -19,10 +19,11 @@ struct FieldError {
   throw FieldError{std::move(field), RejectReason::kBadField, std::move(message)};
 }
 
-const json* Member(const json& obj, const char* key) {
-  const auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return nullptr;
-  return &*it;
+// A present, non-null member (null means absent, as most wrappers write it).
+std::optional<json> Member(const json& obj, std::string_view key) {
+  auto v = obj.Find(key);
+  if (v && v->is_null()) return std::nullopt;
+  return v;
 }
 
 std::string Path(std::string_view parent, const char* key) {
@@ -36,51 +37,52 @@ std::string Path(std::string_view parent, const char* key) {
 // A token-like count: a non-negative whole number no larger than `max`.
 std::uint64_t ReadCount(const json& obj, const char* key, std::string_view parent, std::uint64_t max,
                         bool* present = nullptr) {
-  const json* v = Member(obj, key);
-  if (present) *present = v != nullptr;
+  const auto v = Member(obj, key);
+  if (present) *present = v.has_value();
   if (!v) return 0;
-  const std::string field = Path(parent, key);
+  // The field's path is built only when there is an error to name it in.
+  auto fail = [&](const std::string& why) { Bad(Path(parent, key), why); };
   std::uint64_t n = 0;
-  if (v->is_number_unsigned()) {
-    n = v->get<std::uint64_t>();
-  } else if (v->is_number_integer()) {
-    Bad(field, "must not be negative");
-  } else if (v->is_number_float()) {
-    const double d = v->get<double>();
-    if (!std::isfinite(d)) Bad(field, "must be a finite number");
-    if (d < 0) Bad(field, "must not be negative");
-    if (d != std::floor(d)) Bad(field, "must be a whole number");
-    if (d > static_cast<double>(max)) Bad(field, "exceeds " + std::to_string(max));
+  if (v->is_unsigned_integer()) {
+    n = v->as_unsigned();
+  } else if (v->is_negative_integer()) {
+    fail("must not be negative");
+  } else if (v->is_number()) {  // a fraction, an exponent, or beyond 64 bits
+    const double d = v->as_double();
+    if (!std::isfinite(d)) fail("must be a finite number");
+    if (d < 0) fail("must not be negative");
+    if (d != std::floor(d)) fail("must be a whole number");
+    if (d > static_cast<double>(max)) fail("exceeds " + std::to_string(max));
     n = static_cast<std::uint64_t>(d);
   } else {
-    Bad(field, "must be an integer");
+    fail("must be an integer");
   }
-  if (n > max) Bad(field, "exceeds " + std::to_string(max));
+  if (n > max) fail("exceeds " + std::to_string(max));
   return n;
 }
 
 std::optional<double> ReadNonNegative(const json& obj, const char* key, double max) {
-  const json* v = Member(obj, key);
+  const auto v = Member(obj, key);
   if (!v) return std::nullopt;
   if (!v->is_number()) Bad(key, "must be a number");
-  const double d = v->get<double>();
+  const double d = v->as_double();
   if (!std::isfinite(d)) Bad(key, "must be a finite number");
   if (d < 0) Bad(key, "must not be negative");
   if (d > max) Bad(key, "exceeds " + std::to_string(static_cast<long long>(max)));
   return d;
 }
 
-const json* ReadObject(const json& obj, const char* key, std::string_view parent) {
-  const json* v = Member(obj, key);
+std::optional<json> ReadObject(const json& obj, const char* key, std::string_view parent) {
+  const auto v = Member(obj, key);
   if (v && !v->is_object()) Bad(Path(parent, key), "must be an object");
   return v;
 }
 
-std::optional<std::string> ReadString(const json& obj, const char* key, std::string_view parent) {
-  const json* v = Member(obj, key);
+std::optional<std::string_view> ReadString(const json& obj, const char* key, std::string_view parent) {
+  const auto v = Member(obj, key);
   if (!v) return std::nullopt;
   if (!v->is_string()) Bad(Path(parent, key), "must be a string");
-  return v->get<std::string>();
+  return v->text();
 }
 
 RequestStatus StatusFromHttp(std::int64_t code) {
@@ -120,15 +122,15 @@ RequestStatus StatusFromErrorType(std::string_view t) {
 
 RequestStatus ReadStatus(const json& obj) {
   RequestStatus status = RequestStatus::kOk;
-  if (const json* s = Member(obj, "status")) {
-    if (s->is_number_integer() || s->is_number_unsigned()) {
-      const auto code = s->get<std::int64_t>();
+  if (const auto s = Member(obj, "status")) {
+    if (s->is_unsigned_integer() || s->is_negative_integer()) {
+      const std::uint64_t code = s->is_unsigned_integer() ? s->as_unsigned() : 0;
       if (code < 100 || code > 599) Bad("status", "HTTP status must be 100-599");
-      status = StatusFromHttp(code);
+      status = StatusFromHttp(static_cast<std::int64_t>(code));
     } else if (s->is_string()) {
-      const auto& text = s->get_ref<const std::string&>();
-      if (!text.empty() && text.size() <= 3 && text.find_first_not_of("0123456789") == std::string::npos) {
-        status = StatusFromHttp(std::stoll(text));
+      const std::string_view text = s->text();
+      if (!text.empty() && text.size() <= 3 && text.find_first_not_of("0123456789") == std::string_view::npos) {
+        status = StatusFromHttp(std::stoll(std::string(text)));
       } else if (auto word = StatusFromWord(text)) {
         status = *word;
       } else {
@@ -159,8 +161,8 @@ void ReadAnthropicUsage(const json& u, std::string_view parent, UsageEvent& e) {
   e.tokens[TokenType::kCacheRead] = ReadCount(u, "cache_read_input_tokens", parent, kMaxTokenCount);
   const std::uint64_t creation_total = ReadCount(u, "cache_creation_input_tokens", parent, kMaxTokenCount);
   std::uint64_t w5 = 0, w1h = 0;
-  const std::string cc_path = Path(parent, "cache_creation");
-  if (const json* cc = ReadObject(u, "cache_creation", parent)) {
+  if (const auto cc = ReadObject(u, "cache_creation", parent)) {
+    const std::string cc_path = Path(parent, "cache_creation");
     w5 = ReadCount(*cc, "ephemeral_5m_input_tokens", cc_path, kMaxTokenCount);
     w1h = ReadCount(*cc, "ephemeral_1h_input_tokens", cc_path, kMaxTokenCount);
   }
@@ -172,7 +174,7 @@ void ReadAnthropicUsage(const json& u, std::string_view parent, UsageEvent& e) {
     // Only the total is known: Anthropic's default cache TTL is 5 minutes.
     e.tokens[TokenType::kCacheWrite5m] = creation_total;
   }
-  if (const json* stu = ReadObject(u, "server_tool_use", parent)) {
+  if (const auto stu = ReadObject(u, "server_tool_use", parent)) {
     e.web_search_requests = ReadCount(*stu, "web_search_requests", Path(parent, "server_tool_use"), kMaxWebSearches);
   }
   ReadServiceTier(u, parent, e.tier);
@@ -196,7 +198,7 @@ void ReadOpenAiUsage(const json& u, std::string_view parent, UsageEvent& e) {
   completion = ReadCount(u, "completion_tokens", parent, kMaxTokenCount, &has_completion);
   if (!has_completion) completion = ReadCount(u, "output_tokens", parent, kMaxTokenCount);
   std::uint64_t cached = 0;
-  if (const json* d = ReadObject(u, details_key, parent)) {
+  if (const auto d = ReadObject(u, details_key, parent)) {
     cached = ReadCount(*d, "cached_tokens", Path(parent, details_key), kMaxTokenCount);
   }
   // OpenAI's prompt count INCLUDES cached tokens (the opposite of Anthropic).
@@ -208,10 +210,10 @@ void ReadOpenAiUsage(const json& u, std::string_view parent, UsageEvent& e) {
 }
 
 std::optional<std::string> ReadLabelValue(const json& obj, const std::string& key, std::string_view parent) {
-  const auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return std::nullopt;
-  if (it->is_string()) return it->get<std::string>();
-  if (it->is_number_integer() || it->is_number_unsigned()) return it->dump();  // numeric tenant ids
+  const auto v = Member(obj, key);
+  if (!v) return std::nullopt;
+  if (v->is_string()) return std::string(v->text());
+  if (v->is_unsigned_integer() || v->is_negative_integer()) return std::string(v->text());  // numeric tenant ids
   Bad(parent.empty() ? key : std::string(parent) + "." + key, "label value must be a string or an integer");
 }
 
@@ -226,7 +228,7 @@ ParseResult EventParser::Parse(const json& value, std::size_t index) const {
   try {
     UsageEvent e;
     // Model.
-    const json* model = Member(value, "model");
+    auto model = Member(value, "model");
     const char* model_field = "model";
     if (!model) {
       model = Member(value, "model_id");
@@ -234,17 +236,17 @@ ParseResult EventParser::Parse(const json& value, std::size_t index) const {
     }
     if (!model) throw FieldError{"model", RejectReason::kMissingModel, "model (or model_id) is required"};
     if (!model->is_string()) Bad(model_field, "must be a string");
-    e.model_id = model->get<std::string>();
+    e.model_id = std::string(model->text());
     if (e.model_id.find_first_not_of(" \t\r\n") == std::string::npos) {
       throw FieldError{model_field, RejectReason::kMissingModel, "model must not be empty"};
     }
     if (auto provider = ReadString(value, "provider", "")) {
       if (provider->empty()) Bad("provider", "must not be empty");
-      e.provider = *provider;
+      e.provider = std::string(*provider);
     }
 
     // Usage: the provider's object when present, else the flat wrapper fields.
-    const json* usage = ReadObject(value, "usage", "");
+    const auto usage = ReadObject(value, "usage", "");
     const bool openai = e.provider == "openai";
     if (openai) {
       ReadOpenAiUsage(usage ? *usage : value, usage ? "usage" : "", e);
@@ -252,19 +254,19 @@ ParseResult EventParser::Parse(const json& value, std::size_t index) const {
       ReadAnthropicUsage(usage ? *usage : value, usage ? "usage" : "", e);
     }
     ReadServiceTier(value, "", e.tier);  // a top-level service_tier also counts
-    if (const json* batch = Member(value, "batch")) {
-      if (!batch->is_boolean()) Bad("batch", "must be true or false");
-      if (batch->get<bool>()) e.tier = ServiceTier::kBatch;
+    if (const auto batch = Member(value, "batch")) {
+      if (!batch->is_bool()) Bad("batch", "must be true or false");
+      if (batch->as_bool()) e.tier = ServiceTier::kBatch;
     }
 
     e.status = ReadStatus(value);
     if (auto ms = ReadNonNegative(value, "latency_ms", kMaxLatencyMs)) e.latency_seconds = *ms / 1000.0;
     if (auto ms = ReadNonNegative(value, "ttft_ms", kMaxLatencyMs)) e.ttft_seconds = *ms / 1000.0;
     e.client_cost_usd = ReadNonNegative(value, "cost_usd", kMaxClientCostUsd);
-    if (const json* id = Member(value, "request_id"); id && id->is_string()) e.request_id = id->get<std::string>();
+    if (const auto id = Member(value, "request_id"); id && id->is_string()) e.request_id = std::string(id->text());
 
     // Attribution labels: the labels object wins over flat fields.
-    const json* labels = ReadObject(value, "labels", "");
+    const auto labels = ReadObject(value, "labels", "");
     for (const std::string& name : labels_) {
       std::optional<std::string> v;
       if (labels) v = ReadLabelValue(*labels, name, "labels");

@@ -2,13 +2,12 @@
 // Parse stage: one JSON value -> UsageEvent, or an EventError naming the field and
 // the reason. Accepts the Anthropic usage object verbatim, the flat field names of
 // common logging wrappers, and OpenAI-shaped usage with provider "openai".
-#include <nlohmann/json.hpp>
-
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "event/event_error.h"
+#include "event/json_document.h"
 #include "event/usage_event.h"
 
 namespace llmcost {
@@ -26,7 +25,7 @@ class EventParser {
   // from the flat fields (with tenant_id -> tenant and user_id -> user).
   explicit EventParser(std::vector<std::string> attribution_labels);
 
-  ParseResult Parse(const nlohmann::json& value, std::size_t index) const;
+  ParseResult Parse(const JsonValue& value, std::size_t index) const;
 
  private:
   std::vector<std::string> labels_;

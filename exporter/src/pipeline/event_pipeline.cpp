@@ -34,12 +34,15 @@ EventPipeline::EventPipeline(EventParser parser, PriceBook& prices, RequestMetri
 
 IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, std::size_t max_errors) {
   IngestResult result;
-  auto items = SplitBatch(body);
+  // One batch per thread, reused: its buffers grow to the largest body seen and stay.
+  thread_local EventBatch batch;
+  SplitBatch(body, batch);
+  const auto& items = batch.items;
   const auto table = prices_.Current();
   for (std::size_t i = 0; i < items.size(); ++i) {
     ParseResult parsed = std::holds_alternative<EventError>(items[i])
-                             ? ParseResult(std::get<EventError>(std::move(items[i])))
-                             : parser_.Parse(std::get<nlohmann::json>(items[i]), i);
+                             ? ParseResult(std::get<EventError>(items[i]))
+                             : parser_.Parse(std::get<JsonValue>(items[i]), i);
     if (auto* error = std::get_if<EventError>(&parsed)) {
       error->index = i;
       CountRejection(transport, *error);

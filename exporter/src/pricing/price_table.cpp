@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "config/yaml_keys.h"
+
 namespace llmcost {
 namespace {
 
@@ -22,10 +24,7 @@ std::string Key(std::string_view provider, std::string_view model) {
 
 void CheckKeys(const YAML::Node& node, const std::set<std::string>& allowed, std::string_view origin,
                const std::string& where) {
-  for (const auto& kv : node) {
-    const auto key = kv.first.as<std::string>();
-    if (!allowed.count(key)) Fail(origin, where, "unknown key '" + key + "'");
-  }
+  CheckYamlKeys<PriceTableError>(node, allowed, origin, where);
 }
 
 std::string RequiredString(const YAML::Node& node, const char* key, std::string_view origin,

@@ -1,0 +1,81 @@
+#pragma once
+// JsonDocument: a strict (RFC 8259), zero-copy JSON reader for usage events. Values
+// are nodes in one flat array; strings and numbers are views into the input, except
+// strings with escapes, which are decoded once into the document. An event costs
+// one pass over its bytes and no allocation per member, which is what lets one
+// ingest thread keep up with a busy fleet (a general-purpose DOM spent most of the
+// time per event building maps that were read once).
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace llmcost {
+
+class JsonDocument;
+
+enum class JsonKind : std::uint8_t { kNull, kFalse, kTrue, kNumber, kString, kArray, kObject };
+
+// A value inside a document; valid while the document lives.
+class JsonValue {
+ public:
+  JsonValue(const JsonDocument* doc, std::uint32_t index) : doc_(doc), index_(index) {}
+
+  JsonKind kind() const;
+  bool is_null() const { return kind() == JsonKind::kNull; }
+  bool is_bool() const { return kind() == JsonKind::kTrue || kind() == JsonKind::kFalse; }
+  bool is_number() const { return kind() == JsonKind::kNumber; }
+  bool is_string() const { return kind() == JsonKind::kString; }
+  bool is_object() const { return kind() == JsonKind::kObject; }
+  bool is_array() const { return kind() == JsonKind::kArray; }
+
+  bool as_bool() const { return kind() == JsonKind::kTrue; }
+  // Strings: the decoded text. Numbers: the literal as written.
+  std::string_view text() const;
+
+  // Numbers: an integer literal that fits uint64 / int64 (negative), else a double.
+  bool is_unsigned_integer() const;
+  bool is_negative_integer() const;
+  std::uint64_t as_unsigned() const;
+  std::int64_t as_integer() const;
+  double as_double() const;  // +-inf for literals beyond double's range
+
+  // Objects: the member's value (the last one, if a key repeats), or nullopt.
+  std::optional<JsonValue> Find(std::string_view key) const;
+  // Arrays and objects: number of elements or members.
+  std::size_t size() const;
+  // Arrays: the elements, in order.
+  std::vector<JsonValue> Elements() const;
+
+ private:
+  const JsonDocument* doc_;
+  std::uint32_t index_;
+};
+
+class JsonDocument {
+ public:
+  static constexpr int kMaxDepth = 64;
+
+  // Parses one JSON text (surrounding white space allowed) into this document, which
+  // may hold several (NDJSON). Returns the root, or nullopt with `error` set.
+  std::optional<JsonValue> Parse(std::string_view text, std::string& error);
+
+  void Clear();
+
+ private:
+  friend class JsonValue;
+  friend class JsonReader;
+  struct Node {
+    JsonKind kind;
+    std::string_view text;      // string content / number literal
+    std::uint32_t first = 0;    // first child (object: key, then its value, then next key...)
+    std::uint32_t count = 0;    // elements or members
+    std::uint32_t next = 0;     // next sibling; 0 = none (node 0 is never a child)
+  };
+  std::vector<Node> nodes_;
+  std::deque<std::string> decoded_;  // stable storage for strings that had escapes
+};
+
+}  // namespace llmcost

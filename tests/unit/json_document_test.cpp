@@ -1,0 +1,141 @@
+#include "event/json_document.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <random>
+
+namespace llmcost {
+namespace {
+
+bool Accepts(std::string_view text) {
+  JsonDocument doc;
+  std::string error;
+  return doc.Parse(text, error).has_value();
+}
+
+TEST(JsonDocument, ReadsValuesAndNesting) {
+  JsonDocument doc;
+  std::string error;
+  const auto v = doc.Parse(R"( {"a": 1, "b": [true, false, null, -2.5e3], "c": {"d": "x"}, "a": 7} )", error);
+  ASSERT_TRUE(v) << error;
+  EXPECT_TRUE(v->is_object());
+  EXPECT_EQ(v->size(), 4u);
+  EXPECT_EQ(v->Find("a")->as_unsigned(), 7u);  // a repeated key: the last one wins
+  const auto b = v->Find("b")->Elements();
+  ASSERT_EQ(b.size(), 4u);
+  EXPECT_TRUE(b[0].as_bool());
+  EXPECT_FALSE(b[1].as_bool());
+  EXPECT_TRUE(b[2].is_null());
+  EXPECT_DOUBLE_EQ(b[3].as_double(), -2500);
+  EXPECT_FALSE(b[3].is_unsigned_integer());
+  EXPECT_EQ(v->Find("c")->Find("d")->text(), "x");
+  EXPECT_FALSE(v->Find("missing"));
+  EXPECT_FALSE(b[0].Find("a"));  // not an object
+}
+
+TEST(JsonDocument, NumbersKeepTheirKind) {
+  JsonDocument doc;
+  std::string error;
+  const auto v = doc.Parse(R"([0, 18446744073709551615, 18446744073709551616, -1, -9223372036854775809, 1.0, 1e400])",
+                           error);
+  ASSERT_TRUE(v) << error;
+  const auto n = v->Elements();
+  EXPECT_TRUE(n[0].is_unsigned_integer());
+  EXPECT_EQ(n[1].as_unsigned(), 18446744073709551615ULL);
+  EXPECT_FALSE(n[2].is_unsigned_integer());  // beyond 64 bits: a double
+  EXPECT_DOUBLE_EQ(n[2].as_double(), 18446744073709551616.0);
+  EXPECT_TRUE(n[3].is_negative_integer());
+  EXPECT_EQ(n[3].as_integer(), -1);
+  EXPECT_FALSE(n[4].is_negative_integer());
+  EXPECT_FALSE(n[5].is_unsigned_integer());  // 1.0 is written as a fraction
+  EXPECT_TRUE(std::isinf(n[6].as_double()));
+}
+
+TEST(JsonDocument, DecodesEscapes) {
+  JsonDocument doc;
+  std::string error;
+  const auto v = doc.Parse(R"(["a\"b\\c\/d\b\f\n\r\t", "\u00e9\u20ac", "\ud83d\ude00", "caf\u00e9 \u0041"])", error);
+  ASSERT_TRUE(v) << error;
+  const auto s = v->Elements();
+  EXPECT_EQ(s[0].text(), "a\"b\\c/d\b\f\n\r\t");
+  EXPECT_EQ(s[1].text(), "\xc3\xa9\xe2\x82\xac");
+  EXPECT_EQ(s[2].text(), "\xf0\x9f\x98\x80");
+  EXPECT_EQ(s[3].text(), "caf\xc3\xa9 A");
+}
+
+TEST(JsonDocument, RefusesWhatIsNotJson) {
+  for (const char* bad : {"", " ", "{", "}", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "[1 2]", "01", "-", "1.", ".5",
+                          "1e", "+1", "NaN", "Infinity", "-Infinity", "tru", "nul", "\"abc", "\"\\x\"", "\"\\u12\"",
+                          "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"a\tb\"", "{} {}", "[] x",
+                          "\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "'a'"}) {
+    EXPECT_FALSE(Accepts(bad)) << bad;
+  }
+  EXPECT_TRUE(Accepts(std::string(64, '[') + std::string(64, ']')));
+  EXPECT_FALSE(Accepts(std::string(66, '[') + std::string(66, ']')));  // depth limit
+}
+
+TEST(JsonDocument, HoldsSeveralRootsAndSurvivesAFailedParse) {
+  JsonDocument doc;
+  std::string error;
+  const auto a = doc.Parse(R"({"m":"a"})", error);
+  EXPECT_FALSE(doc.Parse(R"({"m":"b")", error));
+  EXPECT_NE(error.find("at byte"), std::string::npos);
+  const auto c = doc.Parse(R"({"m":"c\n"})", error);
+  ASSERT_TRUE(a && c);
+  EXPECT_EQ(a->Find("m")->text(), "a");
+  EXPECT_EQ(c->Find("m")->text(), "c\n");
+}
+
+// Differential: on many mutations of a real event, this reader and nlohmann's
+// must agree on what is valid JSON, and on the values when both accept.
+TEST(JsonDocument, AgreesWithNlohmannOnMutatedEvents) {
+  const std::string seed =
+      R"({"model":"claude-sonnet-4-5-20250929","usage":{"input_tokens":1247,"output_tokens":612,)"
+      R"("cache_read_input_tokens":28430,"cache_creation":{"ephemeral_5m_input_tokens":0}},"latency_ms":2300.5,)"
+      R"("status":200,"error_type":null,"batch":false,"labels":{"feature":"ch\u00e9t","tenant":"a\"c"},"x":[1,-2,3e2]})";
+  const std::string alphabet = "{}[]\",:0123456789-+.eE \\u/tfnrabx\n\t\xc3\xa9\xff";
+  std::mt19937 rng(12345);
+  int disagreements = 0, checked = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string s = seed;
+    const int edits = 1 + static_cast<int>(rng() % 3);
+    for (int k = 0; k < edits; ++k) {
+      const std::size_t pos = rng() % s.size();
+      switch (rng() % 3) {
+        case 0: s.erase(pos, 1); break;
+        case 1: s.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
+        default: s[pos] = alphabet[rng() % alphabet.size()];
+      }
+    }
+    JsonDocument doc;
+    std::string error;
+    const auto ours = doc.Parse(s, error);
+    const auto theirs = nlohmann::json::parse(s, nullptr, false);
+    // nlohmann turns a float literal beyond double's range into a parse error;
+    // this reader keeps it as a number that the event parser refuses as not finite.
+    const bool their_ok = !theirs.is_discarded();
+    if (ours.has_value() != their_ok) {
+      if (ours && !their_ok && s.find('e') != std::string::npos) continue;
+      ++disagreements;
+      ADD_FAILURE() << "disagree on: " << s << " (ours: " << (ours ? "ok" : error) << ")";
+      if (disagreements > 5) break;
+      continue;
+    }
+    if (ours && ours->is_object()) {
+      ++checked;
+      for (const char* key : {"model", "status"}) {
+        const auto o = ours->Find(key);
+        const bool t = theirs.contains(key);
+        EXPECT_EQ(o.has_value(), t) << s;
+        if (o && t && o->is_string() && theirs[key].is_string()) {
+          EXPECT_EQ(o->text(), theirs[key].get<std::string>()) << s;
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 1000);
+}
+
+}  // namespace
+}  // namespace llmcost
