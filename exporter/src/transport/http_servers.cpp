@@ -96,6 +96,9 @@ HttpListener::HttpListener(std::string name, const ListenAddress& address, const
   // httplib writes headers and body separately; without TCP_NODELAY, Nagle plus the
   // client's delayed ACK stalls every small response by ~40 ms.
   server_.set_tcp_nodelay(true);
+  // stop() waits for idle keep-alive connections to time out: with httplib's 5 s
+  // default a restart kept ingest down for 5 s. Clients simply reconnect.
+  server_.set_keep_alive_timeout(1);
   if (address.port == 0) {
     port_ = server_.bind_to_any_port(host);
   } else {
