@@ -158,6 +158,22 @@ nlohmann::json ErrorsJson(const IngestResult& r) {
   return {{"accepted", r.accepted}, {"rejected", r.rejected}, {"errors", errors}};
 }
 
+// Refuses a whole body before it is parsed: counts the rejection once and answers
+// the ingest's JSON error shape with `status`.
+void RefuseBody(EventPipeline& pipeline, httplib::Response& res, int status, const EventError& error) {
+  pipeline.RejectWhole(Transport::kHttp, error);
+  IngestResult r;
+  r.rejected = 1;
+  r.errors.push_back(error);
+  res.status = status;
+  res.set_content(ErrorsJson(r).dump(), "application/json");
+}
+
+EventError TooLarge(std::size_t max_body_bytes) {
+  return {0, "", RejectReason::kTooLarge,
+          "body larger than --ingest.max-body-bytes (" + std::to_string(max_body_bytes) + ")"};
+}
+
 }  // namespace
 
 WebServer::WebServer(const ListenAddress& address, const WebServerOptions& options, Exposition& exposition,
@@ -227,13 +243,8 @@ IngestServer::IngestServer(const ListenAddress& address, EventPipeline& pipeline
     const EventError error{0, "Authorization", RejectReason::kUnauthorized,
                            token ? "missing or wrong bearer token (--web.ingest-token-file)"
                                  : "missing or wrong basic auth credentials (--web.config.file)"};
-    pipeline.RejectWhole(Transport::kHttp, error);
-    IngestResult r;
-    r.rejected = 1;
-    r.errors.push_back(error);
-    res.status = 401;
     res.set_header("WWW-Authenticate", challenge);
-    res.set_content(ErrorsJson(r).dump(), "application/json");
+    RefuseBody(pipeline, res, 401, error);
     return false;
   });
   server_.set_payload_max_length(max_body_bytes);
@@ -242,15 +253,9 @@ IngestServer::IngestServer(const ListenAddress& address, EventPipeline& pipeline
   // as a form and refuse it past 8 KiB.
   server_.Post("/v1/events", [&pipeline, max_body_bytes](const httplib::Request& req, httplib::Response& res,
                                                          const httplib::ContentReader& read_body) {
-    auto refuse = [&](int status, RejectReason reason, const std::string& message) {
-      const EventError error{0, "", reason, message};
-      pipeline.RejectWhole(Transport::kHttp, error);
-      IngestResult r;
-      r.rejected = 1;
-      r.errors.push_back(error);
-      res.status = status;
+    auto refuse = [&](int status, const EventError& error) {
       res.set_header("Connection", "close");  // the rest of the body is not read
-      res.set_content(ErrorsJson(r).dump(), "application/json");
+      RefuseBody(pipeline, res, status, error);
     };
     if (BoundedTaskQueue::IsShedding()) {
       // Back-pressure: nothing in this body is counted; the client retries it later.
@@ -259,14 +264,13 @@ IngestServer::IngestServer(const ListenAddress& address, EventPipeline& pipeline
       std::size_t drained = 0;
       read_body([&](const char*, std::size_t n) { return (drained += n) <= max_body_bytes; });
       res.set_header("Retry-After", "1");
-      refuse(429, RejectReason::kOverloaded, "ingest is overloaded; retry after the Retry-After delay");
+      refuse(429, {0, "", RejectReason::kOverloaded, "ingest is overloaded; retry after the Retry-After delay"});
       return;
     }
     const std::string declared = req.get_header_value("Content-Length");
     if (!declared.empty() && declared.find_first_not_of("0123456789") == std::string::npos &&
         (declared.size() > 18 || std::stoull(declared) > max_body_bytes)) {
-      refuse(413, RejectReason::kTooLarge,
-             "body larger than --ingest.max-body-bytes (" + std::to_string(max_body_bytes) + ")");
+      refuse(413, TooLarge(max_body_bytes));
       return;
     }
     std::string body;
@@ -280,12 +284,11 @@ IngestServer::IngestServer(const ListenAddress& address, EventPipeline& pipeline
       return true;
     });
     if (too_large) {
-      refuse(413, RejectReason::kTooLarge,
-             "body larger than --ingest.max-body-bytes (" + std::to_string(max_body_bytes) + ")");
+      refuse(413, TooLarge(max_body_bytes));
       return;
     }
     if (!complete) {
-      refuse(400, RejectReason::kMalformedJson, "body could not be read completely");
+      refuse(400, {0, "", RejectReason::kMalformedJson, "body could not be read completely"});
       return;
     }
     const IngestResult result = pipeline.Ingest(body, Transport::kHttp);
@@ -300,13 +303,7 @@ IngestServer::IngestServer(const ListenAddress& address, EventPipeline& pipeline
   server_.set_error_handler([&pipeline, max_body_bytes](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     if (res.status == 413) {
-      const EventError error{0, "", RejectReason::kTooLarge,
-                             "body larger than --ingest.max-body-bytes (" + std::to_string(max_body_bytes) + ")"};
-      pipeline.RejectWhole(Transport::kHttp, error);
-      IngestResult r;
-      r.rejected = 1;
-      r.errors.push_back(error);
-      res.set_content(ErrorsJson(r).dump(), "application/json");
+      RefuseBody(pipeline, res, 413, TooLarge(max_body_bytes));
     } else if (res.status == 404) {
       res.set_content("{\"error\":\"not found; POST usage events to /v1/events\"}", "application/json");
     }
