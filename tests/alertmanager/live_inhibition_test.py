@@ -14,58 +14,18 @@ no cluster listener, and is stopped by PID on exit.
 
 usage: live_inhibition_test.py <alertmanager binary> <repo root>
 """
-import http.server
 import json
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-import urllib.error
-import urllib.request
 
 import yaml
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from alertmanager_server import Alertmanager, route_receivers_to  # noqa: E402
+from webhook_recorder import Recorder  # noqa: E402
+
 TIMEOUT_S = 60
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Recorder(http.server.BaseHTTPRequestHandler):
-    received = []  # (path, parsed json)
-    lock = threading.Lock()
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            payload = {"raw": body.decode("utf-8", "replace")}
-        with Recorder.lock:
-            Recorder.received.append((self.path, payload))
-        # PagerDuty's Events API answers 202; Slack and webhooks accept any 2xx.
-        self.send_response(202)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b'{"status":"success"}')
-
-    def log_message(self, *args):
-        pass
-
-
-def http_json(method, url, data=None):
-    req = urllib.request.Request(url, method=method, data=None if data is None else json.dumps(data).encode(),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5) as resp:
-        body = resp.read()
-        return json.loads(body) if body else None
 
 
 def alert(name, severity, labels, annotations=None):
@@ -78,56 +38,20 @@ def alert(name, severity, labels, annotations=None):
 def main():
     am_bin, repo = sys.argv[1], sys.argv[2]
     failures = []
-    tmp = tempfile.mkdtemp(prefix="llm-am-test-")
-    proc = None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    rec = f"http://127.0.0.1:{server.server_address[1]}"
+    am = Alertmanager(am_bin, flags=["--log.level=debug"])
+    recorder = Recorder()
     try:
         with open(os.path.join(repo, "alertmanager", "alertmanager.yml")) as f:
             cfg = yaml.safe_load(f)
-        cfg["templates"] = [os.path.join(repo, "alertmanager", t) for t in cfg["templates"]]
-        cfg.setdefault("global", {})["pagerduty_url"] = rec + "/pagerduty"
-        slack_file = os.path.join(tmp, "slack_webhook_url")
-        with open(slack_file, "w") as f:
-            f.write(rec + "/slack\n")
-        pd_file = os.path.join(tmp, "pagerduty_routing_key")
-        with open(pd_file, "w") as f:
-            f.write("test-routing-key\n")
-        for r in cfg["receivers"]:
-            for w in r.get("webhook_configs", []):
-                w["url"] = rec + "/webhook"
-            for s in r.get("slack_configs", []):
-                assert s["api_url_file"].startswith("/etc/alertmanager/secrets/"), s
-                s["api_url_file"] = slack_file
-            for p in r.get("pagerduty_configs", []):
-                assert p["routing_key_file"].startswith("/etc/alertmanager/secrets/"), p
-                p["routing_key_file"] = pd_file
+        route_receivers_to(cfg, recorder.url, am.dir, "test-routing-key", os.path.join(repo, "alertmanager"))
 
         def fast(route):
             route["group_wait"] = "1s"
             for child in route.get("routes", []):
                 fast(child)
         fast(cfg["route"])
-        cfg_path = os.path.join(tmp, "alertmanager.yml")
-        with open(cfg_path, "w") as f:
-            yaml.safe_dump(cfg, f)
-
-        port = free_port()
-        am = f"http://127.0.0.1:{port}"
-        log = open(os.path.join(tmp, "alertmanager.log"), "w")
-        proc = subprocess.Popen([am_bin, f"--config.file={cfg_path}", f"--storage.path={tmp}/data",
-                                 f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
-                                 "--log.level=debug"], stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + TIMEOUT_S
-        while True:
-            try:
-                urllib.request.urlopen(am + "/-/ready", timeout=2).read()
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("alertmanager did not become ready")
-                time.sleep(0.2)
+        am.start(cfg, timeout=TIMEOUT_S)
 
         chat = {"scope": "feature:chat", "feature": "chat"}
         acme = {"scope": "tenant:acme", "tenant": "acme"}
@@ -150,10 +74,10 @@ def main():
             return (labels["alertname"], labels["severity"], labels.get("scope", ""), labels.get("budget_threshold", ""))
         all_keys = {key(a["labels"]) for a in alerts}
 
-        http_json("POST", am + "/api/v2/alerts", alerts)
+        am.post_alerts(alerts)
         states = {}
         while time.monotonic() < deadline:
-            got = http_json("GET", am + "/api/v2/alerts")
+            got = am.alerts()
             states = {key(a["labels"]): (a["status"]["state"], a["status"]["inhibitedBy"]) for a in got}
             inhibited = {k for k, (state, by) in states.items() if state == "suppressed" and by}
             if set(states) == all_keys and inhibited == expect_inhibited:
@@ -171,12 +95,10 @@ def main():
         want_webhook = all_keys - expect_inhibited
 
         def webhook_keys():
-            with Recorder.lock:
-                return {key(a["labels"]) for p, body in Recorder.received if p == "/webhook" for a in body.get("alerts", [])}
+            return {key(a["labels"]) for p, body in recorder.received() if p == "/webhook" for a in body.get("alerts", [])}
 
         def paths():
-            with Recorder.lock:
-                return [p for p, _ in Recorder.received]
+            return [p for p, _ in recorder.received()]
         while time.monotonic() < deadline:
             if webhook_keys() >= want_webhook and "/pagerduty" in paths() and paths().count("/slack") >= 3:
                 break
@@ -186,8 +108,7 @@ def main():
         if got_webhook != want_webhook:
             failures.append(f"webhook got {sorted(got_webhook)}, want {sorted(want_webhook)}")
 
-        with Recorder.lock:
-            received = list(Recorder.received)
+        received = recorder.received()
         pd = [b for p, b in received if p == "/pagerduty"]
         if len(pd) != 1:
             failures.append(f"PagerDuty got {len(pd)} events, want 1 (the page only)")
@@ -222,21 +143,11 @@ def main():
         if any(b.get("channel") == "#llm-cost-info" for b in slack):
             failures.append("the inhibited info alert reached #llm-cost-info")
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        server.shutdown()
+        am.stop(timeout=10)
+        recorder.close()
         if failures:
-            try:
-                with open(os.path.join(tmp, "alertmanager.log")) as f:
-                    print("--- alertmanager log (tail) ---\n" + "".join(f.readlines()[-40:]))
-            except OSError:
-                pass
-        shutil.rmtree(tmp, ignore_errors=True)
+            print("--- alertmanager log (tail) ---\n" + am.log_tail(40))
+        am.close()
     for f in failures:
         print("FAIL: " + f)
     print("PASS" if not failures else f"{len(failures)} failure(s)")

@@ -1,47 +1,27 @@
-"""Shared helpers for the compose/examples tests: run the real exporter on loopback
-with free ports, scrape and parse /metrics. Standard library only."""
+"""What the compose/examples tests share: the real exporter on loopback with free
+ports (tests/lib's launcher; a failure prints FAIL and exits 1), /metrics parsed
+into (name, labels, value), bounded runs. Standard library only."""
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import exporter_process  # noqa: E402
+import ports  # noqa: E402
 
 SOURCE_DIR = os.environ.get("SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 BINARY_DIR = os.environ.get("BINARY_DIR", os.path.join(SOURCE_DIR, "build"))
 EXPORTER = os.path.join(BINARY_DIR, "exporter", "llm-cost-exporter")
 TRAFFIC_GEN = os.path.join(BINARY_DIR, "exporter", "tools", "llm-traffic-gen")
+free_port = ports.free_port  # for test_healthcheck.py: a port nothing listens on
 
 
 def fail(msg):
     print("FAIL: " + msg, file=sys.stderr)
     sys.exit(1)
-
-
-def free_port(both_udp=False):
-    """A loopback port free for TCP (and UDP too when asked). Bounded attempts."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            if not both_udp:
-                return port
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                    u.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    fail("no free port found")
-
-
-def http_get(url, timeout=5):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.status, r.read().decode()
 
 
 _LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$')
@@ -82,61 +62,41 @@ def by_label(samples, name, label, **match):
     return {k: v for k, v in out.items() if v != 0}
 
 
-class Exporter:
-    """The real exporter on 127.0.0.1 with free ports; stopped by pid on exit."""
+class Exporter(exporter_process.Exporter):
+    """The real exporter on 127.0.0.1 with free ports, run in its temp dir; stopped
+    by pid (SIGTERM) on exit, and its log tail printed when the block failed."""
 
     def __init__(self, extra_args=()):
         if not os.access(EXPORTER, os.X_OK):
             fail("exporter binary not built: " + EXPORTER)
-        self.web_port = free_port()
-        self.ingest_port = free_port(both_udp=True)
-        self.tmp = tempfile.TemporaryDirectory(prefix="llm-compose-test-")
-        self.log_path = os.path.join(self.tmp.name, "exporter.log")
-        self.args = [EXPORTER,
-                     f"--web.listen-address=127.0.0.1:{self.web_port}",
-                     f"--ingest.listen-address=127.0.0.1:{self.ingest_port}",
-                     f"--udp.listen-address=127.0.0.1:{self.ingest_port}",
-                     f"--pricing.file={SOURCE_DIR}/exporter/pricing/prices.yml", *extra_args]
-        self.proc = None
+        super().__init__(EXPORTER, f"{SOURCE_DIR}/exporter/pricing/prices.yml", extra_args=extra_args)
+        self.cwd = self.tmp.name
 
     @property
     def base(self):
-        return f"http://127.0.0.1:{self.web_port}"
+        return self.web
 
     def __enter__(self):
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.tmp.name)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                fail(f"exporter exited with {self.proc.returncode}:\n{open(self.log_path).read()[-3000:]}")
-            try:
-                if http_get(self.base + "/-/ready", timeout=1)[0] == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.1)
-        self.__exit__(None, None, None)
-        fail("exporter not ready within 20 s")
+        try:
+            return self.start(timeout=20)
+        except RuntimeError as e:
+            self.close()
+            fail(str(e))
 
     def __exit__(self, *exc):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.log.close()
+        try:
+            self.stop()
+        except RuntimeError:
+            pass  # killed after 10 s
         if exc and exc[0] is not None:
-            print(open(self.log_path).read()[-3000:], file=sys.stderr)
-        self.tmp.cleanup()
+            print(self.read_log()[-3000:], file=sys.stderr)
+        self.close()
 
     def scrape(self):
-        status, body = http_get(self.base + "/metrics")
-        if status != 200:
-            fail(f"/metrics answered {status}")
-        return parse_metrics(body)
+        try:
+            return parse_metrics(self.scrape_text())
+        except RuntimeError as e:
+            fail(str(e))
 
     def scrape_until(self, done, timeout=15.0, interval=0.3):
         """Scrape repeatedly until done(samples) is true: a new label set is exposed at

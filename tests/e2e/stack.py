@@ -21,11 +21,14 @@ What is generated, and why (the shipped files are only read):
                      grouping (group_wait etc.) and inhibition are as shipped.
   overlay/*.yml      extra rule files (threshold overrides, short-window alert
                      variants) given by the caller; see short_window_variant().
+The two configs are written as JSON (which is YAML). The processes are started by
+tests/lib (exporter_process, prometheus_server, alertmanager_server,
+webhook_recorder).
 """
 import atexit
 import copy
-import json
 import os
+import json
 import re
 import signal
 import subprocess
@@ -33,120 +36,17 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
-import http.server as http_server
 
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "lib"))
-from exporter_process import Exporter, free_port, http  # noqa: E402
-
-PROMETHEUS = os.environ.get("PROMETHEUS_BINARY", "/usr/bin/prometheus")
-ALERTMANAGER = os.environ.get("ALERTMANAGER_BINARY", "/usr/bin/prometheus-alertmanager")
-
-SETPRIV = "/usr/bin/setpriv"  # util-linux (essential): sets PR_SET_PDEATHSIG, then execs
-
-
-def popen(args, **kw):
-    """Popen whose child gets SIGKILL when the thread that started it dies (the
-    test process, normally). setpriv execs the command, so the pid is the command's;
-    no preexec_fn, which is unsafe with threads."""
-    return subprocess.Popen([SETPRIV, "--pdeathsig", "KILL", "--"] + list(args), **kw)
-
-
-class ManagedExporter(Exporter):
-    """tests/lib's Exporter, started through popen() (dies with the test); keeps its
-    ports across stop()/start(), so a restart listens where Prometheus scrapes."""
-
-    def start(self, timeout=10):
-        self.log = open(self.log_path, "ab")
-        self.proc = popen(self.args(), stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("exporter exited with %s:\n%s" % (self.proc.returncode, self.read_log()))
-            try:
-                if http("GET", self.web + "/-/ready", timeout=1)[0] == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("exporter not ready within %ss:\n%s" % (timeout, self.read_log()))
-
-
-# --- webhook recorder -------------------------------------------------------------
-
-class Recorder:
-    """HTTP server that stores every request body (webhook, PagerDuty, Slack) as a
-    JSON line {"received_unix", "received_mono", "path", "body"}."""
-
-    def __init__(self, path, port=0):
-        self.path = path
-        self.records = []
-        self.cond = threading.Condition()
-        self.file = open(path, "a", buffering=1)
-        rec = self
-
-        class Handler(http_server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(n)
-                entry = {"received_unix": time.time(), "received_mono": time.monotonic(),
-                         "path": self.path}
-                try:
-                    entry["body"] = json.loads(raw)
-                except ValueError:
-                    entry["body"] = raw.decode(errors="replace")
-                with rec.cond:
-                    rec.records.append(entry)
-                    rec.file.write(json.dumps(entry) + "\n")
-                    rec.cond.notify_all()
-                out = b'{"status":"ok"}'
-                self.send_response(202 if self.path.startswith("/pagerduty") else 200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            def log_message(self, *a):
-                pass
-
-        self.server = http_server.ThreadingHTTPServer(("127.0.0.1", port or free_port()), Handler)
-        self.port = self.server.server_address[1]
-        self.url = "http://127.0.0.1:%d" % self.port
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def webhook_alerts(self):
-        """[(received_mono, received_unix, status, alert dict)] from /webhook notifications."""
-        out = []
-        with self.cond:
-            for r in self.records:
-                if r["path"] == "/webhook" and isinstance(r["body"], dict):
-                    for a in r["body"].get("alerts", []):
-                        out.append((r["received_mono"], r["received_unix"], a.get("status"), a))
-        return out
-
-    def wait_for(self, predicate, deadline_mono):
-        """Waits until some firing webhook alert satisfies predicate; returns
-        (received_mono, alert) or None at the deadline."""
-        while True:
-            for mono, _, status, a in self.webhook_alerts():
-                if status == "firing" and predicate(a):
-                    return mono, a
-            left = deadline_mono - time.monotonic()
-            if left <= 0:
-                return None
-            with self.cond:
-                self.cond.wait(min(left, 1.0))
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.file.close()
+from alertmanager_server import ALERTMANAGER, Alertmanager, route_receivers_to  # noqa: E402
+from exporter_process import Exporter  # noqa: E402
+from processes import popen, stop_all, tail  # noqa: E402  (popen: e2e_test.py uses stk.popen)
+from prometheus_server import PROMETHEUS, Prometheus  # noqa: E402
+from webhook_recorder import Recorder  # noqa: E402
 
 
 # --- overlays ---------------------------------------------------------------------
@@ -250,28 +150,6 @@ def short_window_variant(alertname, divisor, suffix=":e2e"):
 
 # --- the stack --------------------------------------------------------------------
 
-def _wait_ready(url, proc, name, timeout, log_path):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("%s exited with %s:\n%s" % (name, proc.returncode, _tail(log_path)))
-        try:
-            if http("GET", url, timeout=1)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("%s not ready within %ss:\n%s" % (name, timeout, _tail(log_path)))
-
-
-def _tail(path, n=4000):
-    try:
-        with open(path, "rb") as f:
-            return f.read()[-n:].decode(errors="replace")
-    except OSError:
-        return ""
-
-
 class Stack:
     """Exporter + Prometheus + Alertmanager + webhook recorder on 127.0.0.1.
 
@@ -297,18 +175,33 @@ class Stack:
             self.dir = self._tmp.name
         self.recorder_port = recorder_port
         self.exporter = self.recorder = None
-        self.prom = self.am = None
-        self._logs = []
+        self.prometheus = self.alertmanager = None
         self._closed = False
 
-    # URLs
+    # Processes (Popen objects: poll(), pid) and URLs
+    @property
+    def prom(self):
+        return self.prometheus and self.prometheus.proc
+
+    @property
+    def am(self):
+        return self.alertmanager and self.alertmanager.proc
+
+    @property
+    def prom_port(self):
+        return self.prometheus.port
+
+    @property
+    def am_port(self):
+        return self.alertmanager.port
+
     @property
     def prometheus_url(self):
-        return "http://127.0.0.1:%d" % self.prom_port
+        return self.prometheus.url
 
     @property
     def alertmanager_url(self):
-        return "http://127.0.0.1:%d" % self.am_port
+        return self.alertmanager.url
 
     def start(self):
         atexit.register(self.close)
@@ -330,119 +223,64 @@ class Stack:
         if self.storage:
             os.makedirs(os.path.join(self.dir, "exporter-state"), exist_ok=True)
             extra.append("--storage.path=%s" % os.path.join(self.dir, "exporter-state"))
-        self.exporter = ManagedExporter(os.path.join(self.build_dir, "exporter", "llm-cost-exporter"),
-                                        os.path.join(REPO, "exporter", "pricing", "prices.yml"),
-                                        config_text=yaml.safe_dump(cfg), extra_args=extra)
+        # Its ports stay the same across stop()/start(): a restart listens where Prometheus scrapes.
+        self.exporter = Exporter(os.path.join(self.build_dir, "exporter", "llm-cost-exporter"),
+                                 os.path.join(REPO, "exporter", "pricing", "prices.yml"),
+                                 config_text=yaml.safe_dump(cfg), extra_args=extra)
         self.exporter.start()
 
-        self.am_port = free_port()
-        self.prom_port = free_port()
+        self.alertmanager = Alertmanager(ALERTMANAGER, os.path.join(self.dir, "alertmanager"))
+        self.prometheus = Prometheus(PROMETHEUS, os.path.join(self.dir, "prometheus"),
+                                     ["--storage.tsdb.retention.time=35d", "--web.enable-lifecycle"])
         self._start_alertmanager()
         self._start_prometheus()
 
     def _start_alertmanager(self):
         with open(os.path.join(REPO, "alertmanager", "alertmanager.yml")) as f:
             cfg = yaml.safe_load(f)
-        am_dir = os.path.join(self.dir, "alertmanager")
-        os.makedirs(os.path.join(am_dir, "data"), exist_ok=True)
-        cfg["templates"] = [os.path.join(REPO, "alertmanager", t) for t in cfg.get("templates", [])]
-        cfg.setdefault("global", {})["pagerduty_url"] = self.recorder.url + "/pagerduty"
-        slack_file = os.path.join(am_dir, "slack_webhook_url")
-        with open(slack_file, "w") as f:
-            f.write(self.recorder.url + "/slack\n")
-        pd_file = os.path.join(am_dir, "pagerduty_routing_key")
-        with open(pd_file, "w") as f:
-            f.write("e2e-routing-key\n")
-        for r in cfg["receivers"]:
-            for w in r.get("webhook_configs", []):
-                w["url"] = self.recorder.url + "/webhook"
-            for s in r.get("slack_configs", []):
-                s["api_url_file"] = slack_file
-            for p in r.get("pagerduty_configs", []):
-                p["routing_key_file"] = pd_file
-        path = os.path.join(am_dir, "alertmanager.yml")
-        with open(path, "w") as f:
-            yaml.safe_dump(cfg, f, sort_keys=False)
-        log = os.path.join(am_dir, "alertmanager.log")
-        self._logs.append(log)
-        self.am = popen([ALERTMANAGER, "--config.file=%s" % path,
-                         "--storage.path=%s" % os.path.join(am_dir, "data"),
-                         "--web.listen-address=127.0.0.1:%d" % self.am_port,
-                         "--cluster.listen-address="],
-                        stdout=open(log, "ab"), stderr=subprocess.STDOUT)
-        _wait_ready(self.alertmanager_url + "/-/ready", self.am, "alertmanager", 30, log)
+        route_receivers_to(cfg, self.recorder.url, self.alertmanager.dir, "e2e-routing-key",
+                           os.path.join(REPO, "alertmanager"))
+        self.alertmanager.start(cfg, timeout=30)
 
     def _start_prometheus(self):
         with open(os.path.join(REPO, "prometheus", "prometheus.yml")) as f:
             cfg = yaml.safe_load(f)
-        p_dir = os.path.join(self.dir, "prometheus")
-        ov_dir = os.path.join(p_dir, "overlay")
-        os.makedirs(ov_dir, exist_ok=True)
+        prom = self.prometheus
+        os.makedirs(os.path.join(prom.dir, "overlay"), exist_ok=True)
         for name, text in self.overlays.items():
-            with open(os.path.join(ov_dir, name), "w") as f:
-                f.write(text)
-        cfg["global"]["scrape_interval"] = self.interval
-        cfg["global"]["evaluation_interval"] = self.evaluation_interval
-        cfg["alerting"]["alertmanagers"] = [{"static_configs": [{"targets": ["127.0.0.1:%d" % self.am_port]}]}]
+            prom.write_file(os.path.join("overlay", name), text)
+        cfg["alerting"]["alertmanagers"] = [{"static_configs": [{"targets": [self.alertmanager.address]}]}]
         rule_files = []
         for rf in cfg["rule_files"]:
             if not rf.startswith("/etc/prometheus/rules/"):
                 raise RuntimeError("unexpected rule_files entry in prometheus.yml: %s" % rf)
             rule_files.append(os.path.join(REPO, "prometheus", "rules", rf[len("/etc/prometheus/rules/"):]))
-        rule_files.append(os.path.join(ov_dir, "*.yml"))
-        cfg["rule_files"] = rule_files
+        rule_files.append(os.path.join(prom.dir, "overlay", "*.yml"))
         targets = {"llm-cost-exporter": "127.0.0.1:%d" % self.exporter.web_port,
-                   "prometheus": "127.0.0.1:%d" % self.prom_port,
-                   "alertmanager": "127.0.0.1:%d" % self.am_port}
+                   "prometheus": prom.address,
+                   "alertmanager": self.alertmanager.address}
         for job in cfg["scrape_configs"]:
             if job["job_name"] not in targets:
                 raise RuntimeError("unexpected scrape job in prometheus.yml: %s" % job["job_name"])
             job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
-        path = os.path.join(p_dir, "prometheus.yml")
-        with open(path, "w") as f:
-            yaml.safe_dump(cfg, f, sort_keys=False)
-        log = os.path.join(p_dir, "prometheus.log")
-        self._logs.append(log)
-        self.prom = popen([PROMETHEUS, "--config.file=%s" % path,
-                           "--storage.tsdb.path=%s" % os.path.join(p_dir, "data"),
-                           "--storage.tsdb.retention.time=35d",
-                           "--web.listen-address=127.0.0.1:%d" % self.prom_port,
-                           "--web.enable-lifecycle"],
-                          stdout=open(log, "ab"), stderr=subprocess.STDOUT)
-        _wait_ready(self.prometheus_url + "/-/ready", self.prom, "prometheus", 60, log)
+        prom.start(cfg, rule_files, self.interval, self.evaluation_interval, timeout=60)
         # Every rule file must be loaded (a broken overlay would silently test nothing).
-        groups = self.query_api("/api/v1/rules")["groups"]
-        loaded = {g["file"] for g in groups}
+        loaded = {g["file"] for g in prom.rules()}
         for name in self.overlays:
             if not any(fn.endswith("/overlay/" + name) for fn in loaded):
-                raise RuntimeError("overlay %s not loaded by Prometheus:\n%s" % (name, _tail(log)))
+                raise RuntimeError("overlay %s not loaded by Prometheus:\n%s" % (name, prom.log_tail()))
         if not any(fn.endswith("/prometheus/rules/incidents.yml") for fn in loaded):
-            raise RuntimeError("shipped rules not loaded:\n%s" % _tail(log))
+            raise RuntimeError("shipped rules not loaded:\n%s" % prom.log_tail())
 
     # Prometheus API
     def query_api(self, path, **params):
-        url = self.prometheus_url + path + ("?" + urllib.parse.urlencode(params) if params else "")
-        status, body = http("GET", url, timeout=10)
-        if status != 200:
-            raise RuntimeError("GET %s: %s %s" % (url, status, body[:500]))
-        data = json.loads(body)
-        if data.get("status") != "success":
-            raise RuntimeError("GET %s: %s" % (url, data))
-        return data["data"]
+        return self.prometheus.api(path, **params)
 
     def query(self, expr, at=None):
-        params = {"query": expr}
-        if at is not None:
-            params["time"] = "%.3f" % at
-        return self.query_api("/api/v1/query", **params)["result"]
+        return self.prometheus.query(expr, at)
 
     def scalar(self, expr, at=None):
-        r = self.query(expr, at)
-        if not r:
-            return None
-        if len(r) != 1:
-            raise RuntimeError("%s: %d series" % (expr, len(r)))
-        return float(r[0]["value"][1])
+        return self.prometheus.scalar(expr, at)
 
     def traffic(self, *args, **kw):
         return Traffic(self, *args, **kw)
@@ -459,33 +297,25 @@ class Stack:
 
     def logs(self):
         out = []
-        for p in self._logs + [self.exporter.log_path if self.exporter else ""]:
-            if p:
-                out.append("==> %s <==\n%s" % (p, _tail(p, 3000)))
+        for p in (self.alertmanager, self.prometheus, self.exporter):
+            if p is not None and p.proc is not None:
+                out.append("==> %s <==\n%s" % (p.proc.log_path, tail(p.proc.log_path)))
         return "\n".join(out)
 
     def close(self):
         if self._closed:
             return
         self._closed = True
-        for proc in (self.prom, self.am):
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in (self.prom, self.am):
-            if proc is not None:
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=5)
+        stop_all([self.prom, self.am], timeout=15)
         if self.exporter is not None:
             try:
                 self.exporter.stop()
             except RuntimeError:
                 pass
             self.exporter.close()
-        if self.recorder is not None:
-            self.recorder.close()
+        for server in (self.prometheus, self.alertmanager, self.recorder):
+            if server is not None:
+                server.close()
         if self._tmp is not None:
             self._tmp.cleanup()
 

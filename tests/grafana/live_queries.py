@@ -17,27 +17,27 @@ What it does, all on 127.0.0.1 with free ports and a temp dir, bounded in time:
      and to one sample value each, as instant or range query as the panel does;
   5. runs the template variables' label_values() queries.
 Every process it starts is stopped by pid on exit, on failure and if this script
-is killed (PR_SET_PDEATHSIG). Standard library + python3-yaml.
+is killed (PR_SET_PDEATHSIG): tests/lib starts them. Standard library + python3-yaml.
 """
 import argparse
-import ctypes
 import glob
 import json
 import os
 import random
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import yaml  # python3-yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from exporter_process import Exporter  # noqa: E402
+from http_client import http  # noqa: E402
+from processes import stop_all, tail  # noqa: E402
+from prometheus_server import Prometheus, scrape_job  # noqa: E402
 
 # Panels allowed to return no data, with the reason. Keep this short: every entry
 # is a panel whose query this test cannot prove useful.
@@ -88,97 +88,11 @@ class Failure(Exception):
     pass
 
 
+JSON = {"Content-Type": "application/json"}
+
+
 def log(msg):
     print(msg, flush=True)
-
-
-def free_port():
-    """A port free for both TCP and UDP on 127.0.0.1 (ingest uses both)."""
-    for _ in range(50):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind(("127.0.0.1", 0))
-        port = t.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            u.close()
-            t.close()
-    raise Failure("no free port")
-
-
-def die_with_parent():
-    # If this script is killed (ctest timeout), the kernel kills the child too.
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-class Procs:
-    def __init__(self):
-        self.procs = []
-
-    def start(self, name, argv, logpath):
-        logf = open(logpath, "wb")
-        p = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
-        self.procs.append((name, p, logf, logpath))
-        log(f"started {name} pid {p.pid}")
-        return p
-
-    def check_alive(self):
-        for name, p, _, logpath in self.procs:
-            if p.poll() is not None:
-                raise Failure(f"{name} exited with {p.returncode}:\n{tail(logpath)}")
-
-    def stop_all(self):
-        for name, p, logf, _ in reversed(self.procs):
-            if p.poll() is None:
-                p.terminate()  # signals this pid only
-                try:
-                    p.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(timeout=5)
-            logf.close()
-        self.procs = []
-
-
-def tail(path, n=30):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-n:])
-    except OSError:
-        return ""
-
-
-def http(method, url, body=None, ctype="application/json", timeout=5):
-    req = urllib.request.Request(url, data=body, method=method)
-    if body is not None:
-        req.add_header("Content-Type", ctype)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-def wait_ready(procs, url, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        procs.check_alive()
-        try:
-            status, _ = http("GET", url, timeout=1)
-            if status == 200:
-                return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    raise Failure(f"{url} not ready after {seconds}s")
 
 
 # Events ---------------------------------------------------------------------
@@ -237,7 +151,8 @@ def feed(ingest, seconds, rng, procs):
     try:
         while time.monotonic() < deadline and rounds < 4 * seconds:
             rounds += 1
-            procs.check_alive()
+            for p in procs:
+                p.check_alive()  # RuntimeError with the log tail if it exited
             batch = [make_event(rng) for _ in range(8)]
             # The sample selection gets a cached, streamed success and a 429 every
             # round, so the one-value pass has data in every panel.
@@ -251,10 +166,10 @@ def feed(ingest, seconds, rng, procs):
                 batch.append(make_event(rng, model="claude-future-9-20270101"))  # unpriced
                 batch.append({"usage": {"input_tokens": 5}})  # rejected: missing_model
             if rounds % 2:
-                status, body = http("POST", url, json.dumps(batch).encode())
+                status, body = http("POST", url, json.dumps(batch).encode(), JSON, timeout=5)
             else:  # NDJSON, the other batch form
-                status, body = http("POST", url, "\n".join(json.dumps(e) for e in batch)
-                                    .encode(), ctype="application/x-ndjson")
+                status, body = http("POST", url, "\n".join(json.dumps(e) for e in batch).encode(),
+                                    {"Content-Type": "application/x-ndjson"}, timeout=5)
             if status != 202:
                 raise Failure(f"POST /v1/events answered {status}: {body[:300]!r}")
             result = json.loads(body)
@@ -265,7 +180,7 @@ def feed(ingest, seconds, rng, procs):
             accepted += len(valid)
             count(valid)
             if rounds % 4 == 0:
-                http("POST", url, b'{"model": "claude-haiku-4-5", "usage": ')  # malformed
+                http("POST", url, b'{"model": "claude-haiku-4-5", "usage": ', JSON, timeout=5)  # malformed
                 ev = make_event(rng)
                 udp.sendto(json.dumps(ev).encode(), ("127.0.0.1", ingest))
                 count([ev])  # loopback UDP: not lost unless the exporter is broken
@@ -325,9 +240,7 @@ def prom_query(prom, expr, instant, now):
         params = {"query": expr, "start": f"{now - 40:.3f}", "end": f"{now:.3f}",
                   "step": "5"}
         path = "query_range"
-    status, body = http("POST", f"http://127.0.0.1:{prom}/api/v1/{path}",
-                        urllib.parse.urlencode(params).encode(),
-                        ctype="application/x-www-form-urlencoded", timeout=10)
+    status, body = prom.request(f"/api/v1/{path}", params, method="POST", timeout=10)
     doc = json.loads(body)
     if status != 200 or doc.get("status") != "success":
         return None, doc.get("error", body[:300])
@@ -346,9 +259,8 @@ def check_variable(prom, query, now):
     if not m:
         raise Failure(f"unsupported variable query {query}")
     selector, label = m.groups()
-    params = urllib.parse.urlencode({"match[]": selector, "start": f"{now - 60:.0f}",
-                                     "end": f"{now:.0f}"})
-    status, body = http("GET", f"http://127.0.0.1:{prom}/api/v1/series?{params}")
+    status, body = prom.request("/api/v1/series", {"match[]": selector, "start": f"{now - 60:.0f}",
+                                                   "end": f"{now:.0f}"})
     doc = json.loads(body)
     if status != 200 or doc.get("status") != "success":
         return None, doc.get("error")
@@ -378,9 +290,7 @@ def check_values(prom, dashboards, sent, now):
             want = VALUE_CHECKS[key]
             expected = sent[want[0]] / sent[want[1]] if isinstance(want, tuple) else sent[want]
             expr = substitute(t["expr"], variable_values(variables, "all"))
-            _, body = http("POST", f"http://127.0.0.1:{prom}/api/v1/query",
-                           urllib.parse.urlencode({"query": expr, "time": f"{now:.3f}"})
-                           .encode(), ctype="application/x-www-form-urlencoded")
+            _, body = prom.request("/api/v1/query", {"query": expr, "time": f"{now:.3f}"}, method="POST")
             result = json.loads(body)["data"]["result"]
             got = float(result[0]["value"][1]) if len(result) == 1 else None
             ok = got is not None and abs(got - expected) <= TOLERANCE * expected
@@ -415,8 +325,9 @@ def main():
         log("FAIL: no dashboards found")
         return 1
 
-    tmp = tempfile.mkdtemp(prefix="llm-grafana-live-")
-    procs = Procs()
+    exporter = Exporter(args.exporter, os.path.join(src, "exporter", "pricing", "prices.yml"), TEST_CONFIG)
+    prom = Prometheus(args.prometheus, flags=["--storage.tsdb.retention.time=1h", "--log.level=warn"],
+                      api_timeout=5)
     # ctest sends SIGTERM on timeout: turn it into the normal cleanup path.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(2))
     failures = []
@@ -429,39 +340,15 @@ def main():
             log(f"promtool: {len(rule_files)} rule file(s) OK: "
                 f"{', '.join(os.path.basename(f) for f in rule_files)}")
 
-        web, ingest, prom = free_port(), free_port(), free_port()
-        cfg = os.path.join(tmp, "exporter.yml")
-        with open(cfg, "w") as f:
-            f.write(TEST_CONFIG)
-        procs.start("exporter", [
-            args.exporter, f"--web.listen-address=127.0.0.1:{web}",
-            f"--ingest.listen-address=127.0.0.1:{ingest}",
-            f"--udp.listen-address=127.0.0.1:{ingest}",
-            f"--pricing.file={os.path.join(src, 'exporter', 'pricing', 'prices.yml')}",
-            f"--config.file={cfg}"], os.path.join(tmp, "exporter.log"))
-        wait_ready(procs, f"http://127.0.0.1:{web}/-/ready", 15)
-
-        test_rules = os.path.join(tmp, "test-alert.yml")
-        with open(test_rules, "w") as f:
-            json.dump(TEST_ALERT_RULES, f)
-        pcfg = os.path.join(tmp, "prometheus.yml")
-        with open(pcfg, "w") as f:
-            json.dump({  # JSON is YAML; no yaml module needed
-                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                "rule_files": rule_files + [test_rules],
-                "scrape_configs": [{"job_name": "llm-cost-exporter",
-                                    "static_configs": [{"targets": [f"127.0.0.1:{web}"]}]}],
-            }, f)
-        procs.start("prometheus", [
-            args.prometheus, f"--config.file={pcfg}",
-            f"--storage.tsdb.path={os.path.join(tmp, 'tsdb')}",
-            f"--web.listen-address=127.0.0.1:{prom}", "--storage.tsdb.retention.time=1h",
-            "--log.level=warn"], os.path.join(tmp, "prometheus.log"))
-        wait_ready(procs, f"http://127.0.0.1:{prom}/-/ready", 30)
+        exporter.start(timeout=15)
+        log(f"started exporter pid {exporter.proc.pid}")
+        test_rules = prom.write_file("test-alert.yml", json.dumps(TEST_ALERT_RULES))
+        prom.start({"scrape_configs": [scrape_job("llm-cost-exporter", f"127.0.0.1:{exporter.web_port}")]},
+                   rule_files + [test_rules], "1s", "1s", timeout=30)
+        log(f"started prometheus pid {prom.proc.pid}")
 
         # All rule groups loaded (a group that failed to load would be missing).
-        _, body = http("GET", f"http://127.0.0.1:{prom}/api/v1/rules")
-        groups = json.loads(body)["data"]["groups"]
+        groups = prom.rules()
         want = len(TEST_ALERT_RULES["groups"])
         for rf in rule_files:
             with open(rf) as f:
@@ -470,14 +357,14 @@ def main():
             raise Failure(f"Prometheus loaded {len(groups)} rule groups, files define {want}")
 
         rng = random.Random(args.seed)
-        accepted, sent = feed(ingest, args.feed_seconds, rng, procs)
+        accepted, sent = feed(exporter.ingest_port, args.feed_seconds, rng, (exporter.proc, prom.proc))
         log(f"fed {accepted} accepted events over {args.feed_seconds}s")
         time.sleep(3)  # two more scrapes and rule evaluations
-        procs.check_alive()
+        exporter.proc.check_alive()
+        prom.proc.check_alive()
 
         # Rules that fail to evaluate are broken in a way promtool cannot see.
-        _, body = http("GET", f"http://127.0.0.1:{prom}/api/v1/rules")
-        for g in json.loads(body)["data"]["groups"]:
+        for g in prom.rules():
             for r in g["rules"]:
                 if r.get("health") == "err":
                     failures.append(f"rule {r.get('name')} in {g['name']}: {r.get('lastError')}")
@@ -517,14 +404,15 @@ def main():
         failures += check_values(prom, dashboards, sent, now)
         log(f"ran {ran} distinct queries from {len(dashboards)} dashboards; "
             f"exempt from the data check: {sorted(t for _, t in EXEMPT)}")
-    except Failure as e:
+    except (Failure, RuntimeError) as e:  # RuntimeError: a process did not start or exited
         failures.append(str(e))
     finally:
-        procs.stop_all()
+        stop_all([prom.proc, exporter.proc], timeout=5)
         if failures:
-            for name in ("exporter.log", "prometheus.log"):
-                log(f"--- {name} (tail) ---\n{tail(os.path.join(tmp, name))}")
-        shutil.rmtree(tmp, ignore_errors=True)
+            log(f"--- exporter.log (tail) ---\n{tail(exporter.log_path, 30)}")
+            log(f"--- prometheus.log (tail) ---\n{prom.log_tail(30)}")
+        exporter.close()
+        prom.close()
 
     for f in failures:
         log(f"FAIL: {f}")

@@ -14,7 +14,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from exporter_process import Exporter, http, total, value  # noqa: E402
+from exporter_process import Exporter, total, value  # noqa: E402
+from http_client import http  # noqa: E402
 
 SOURCE_DIR = os.environ["SOURCE_DIR"]
 BINARY = os.environ["EXPORTER_BINARY"]

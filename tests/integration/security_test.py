@@ -20,7 +20,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from exporter_process import Exporter, http, parse_exposition, total, value  # noqa: E402
+from exporter_process import Exporter, parse_exposition, total, value  # noqa: E402
 
 SOURCE_DIR = os.environ["SOURCE_DIR"]
 BINARY = os.environ["EXPORTER_BINARY"]
@@ -238,25 +238,16 @@ class TlsBasicAuthTest(unittest.TestCase):
     def start(self, web_config, auth=True, client_cert=False):
         e = Exporter(BINARY, PRICES, extra_args=["--web.config.file=" + web_config])
         self.addCleanup(e.close)
-        e.log = open(e.log_path, "ab")
-        e.proc = subprocess.Popen(e.args(), stdout=e.log, stderr=subprocess.STDOUT)
         ctx = ssl.create_default_context(cafile=self.ca)
         if client_cert:
             ctx.load_cert_chain(self.client_cert, self.client_key)
         headers = {"Authorization": "Basic " + base64.b64encode(
             ("%s:%s" % (self.USER, self.PASSWORD)).encode()).decode()} if auth else {}
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if e.proc.poll() is not None:
-                self.fail("exporter exited:\n" + e.read_log())
-            try:
-                req = urllib.request.Request("https://127.0.0.1:%d/-/ready" % e.web_port, headers=headers)
-                with urllib.request.urlopen(req, timeout=2, context=ctx) as r:
-                    if r.status == 200:
-                        return e
-            except (OSError, ssl.SSLError):
-                time.sleep(0.05)
-        self.fail("exporter not ready over TLS:\n" + e.read_log())
+        try:
+            return e.start(timeout=10, ready_url="https://127.0.0.1:%d/-/ready" % e.web_port,
+                           headers=headers, context=ctx, request_timeout=2)
+        except RuntimeError as err:  # exited, or not ready over TLS: with the log tail
+            self.fail(str(err))
 
     def curl(self, url, *args):
         """(curl exit code, HTTP status, headers text, body text)."""

@@ -1,44 +1,20 @@
 """Start and stop the real llm-cost-exporter binary for tests, on free loopback ports.
 
-Shared by the integration, dashboard, compose and e2e tests. Every process it
-starts is stopped by process id, on exit and on failure.
+Shared by the integration, dashboard, compose and e2e tests and the benchmarks.
+The process is a processes.Process: stopped by process id, on exit and on failure,
+and killed with the test (PR_SET_PDEATHSIG).
 """
 import json
 import os
 import re
 import signal
 import socket
-import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
-
-def free_port():
-    """A free TCP port that is also free for UDP on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port")
-
-
-def http(method, url, body=None, headers=None, timeout=10):
-    """Returns (status, body bytes); never raises on HTTP error statuses."""
-    data = body.encode() if isinstance(body, str) else body
-    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+from http_client import http
+from ports import free_port
+from processes import Process, stop_all
 
 
 LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$')
@@ -60,6 +36,9 @@ def parse_exposition(text):
 
 
 class Exporter:
+    """The exporter on 127.0.0.1: web and ingest (HTTP and UDP) on free ports that
+    stay the same across stop()/start(), config and log in a temp dir."""
+
     def __init__(self, binary, pricing_file, config_text=None, extra_args=(), env=None):
         self.binary = binary
         self.tmp = tempfile.TemporaryDirectory(prefix="llm-cost-exporter-test-")
@@ -73,8 +52,9 @@ class Exporter:
                 f.write(config_text)
         self.extra_args = list(extra_args)
         self.log_path = os.path.join(self.tmp.name, "exporter.log")
-        self.proc = None
+        self.proc = None  # a processes.Process (a subprocess.Popen)
         self.env = env
+        self.cwd = None
 
     @property
     def web(self):
@@ -94,21 +74,17 @@ class Exporter:
             a.append("--config.file=%s" % self.config_file)
         return a + self.extra_args
 
-    def start(self, timeout=10):
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args(), stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("exporter exited with %s:\n%s" % (self.proc.returncode, self.read_log()))
-            try:
-                if http("GET", self.web + "/-/ready", timeout=1)[0] == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("exporter not ready within %ss:\n%s" % (timeout, self.read_log()))
+    def start(self, timeout=10, ready_url=None, **http_options):
+        """Starts the binary and waits for ready_url (default /-/ready) to answer 200;
+        http_options (headers, context, request_timeout) go to the readiness probe.
+        On failure the process is stopped and RuntimeError carries the log tail."""
+        self.proc = Process("exporter", self.args(), self.log_path, cwd=self.cwd, env=self.env)
+        try:
+            self.proc.wait_ready(ready_url or self.web + "/-/ready", timeout, interval=0.05, **http_options)
+        except BaseException:
+            stop_all([self.proc])
+            raise
+        return self
 
     def read_log(self):
         try:
@@ -118,28 +94,17 @@ class Exporter:
             return ""
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
-        """Stops the process by pid; returns its exit code."""
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-            raise RuntimeError("exporter did not stop within %ss after signal %s" % (timeout, sig))
-        finally:
-            if not self.log.closed:
-                self.log.close()
+        """Stops the process by pid; returns its exit code (None if never started).
+        RuntimeError if it had to be killed after `timeout` seconds."""
+        return None if self.proc is None else self.proc.stop(sig, timeout)
 
     def close(self):
+        """Kills the process (SIGKILL, by pid) if it still runs; removes the temp dir."""
         try:
             if self.proc is not None and self.proc.poll() is None:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
         finally:
-            if getattr(self, "log", None) is not None and not self.log.closed:
-                self.log.close()
             self.tmp.cleanup()
 
     def __enter__(self):

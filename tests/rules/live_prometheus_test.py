@@ -17,20 +17,16 @@ usage: live_prometheus_test.py <prometheus binary> <repo root>
 """
 import glob
 import http.server
-import json
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from ports import free_port  # noqa: E402
+from prometheus_server import Prometheus, scrape_job  # noqa: E402
 
 TIMEOUT_S = 90
 START = time.time()
@@ -38,12 +34,6 @@ START = time.time()
 FEATURES = {"chat": ("claude-sonnet-4-5", 0.02), "search": ("claude-haiku-4-5", 0.005), "batch": ("claude-opus-4-5", 0.01)}
 TENANTS = ["acme", "globex"]
 INSTANCES = ["a", "b"]  # two exporter replicas with the same label sets, like an HA pair
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def exposition(instance):
@@ -126,23 +116,14 @@ class Exporter(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def api(base, path, **params):
-    url = base + path + ("?" + urllib.parse.urlencode(params) if params else "")
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        return json.loads(resp.read())["data"]
-
-
 def main():
     prom_bin, repo = sys.argv[1], sys.argv[2]
     failures = []
-    tmp = tempfile.mkdtemp(prefix="llm-prom-test-")
-    proc = None
+    prom = Prometheus(prom_bin, api_timeout=5)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Exporter)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     exporter = f"127.0.0.1:{server.server_address[1]}"
     try:
-        rules_dir = os.path.join(tmp, "rules")
-        os.makedirs(rules_dir)
         groups = []
         for path in sorted(glob.glob(os.path.join(repo, "prometheus", "rules", "*.yml"))):
             with open(path) as f:
@@ -150,38 +131,26 @@ def main():
             for g in doc["groups"]:
                 g.pop("interval", None)
                 groups.append(g["name"])
-            with open(os.path.join(rules_dir, os.path.basename(path)), "w") as f:
-                yaml.safe_dump(doc, f)
+            prom.write_file(os.path.join("rules", os.path.basename(path)), yaml.safe_dump(doc))
         # Two "replicas": the same exposition under two instance labels.
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [rules_dir + "/*.yml"],
-            "scrape_configs": [{"job_name": "llm-cost-exporter", "metrics_path": "/a/metrics",
-                                "static_configs": [{"targets": [exporter]}]},
-                               {"job_name": "llm-cost-exporter-b", "metrics_path": "/b/metrics",
-                                "static_configs": [{"targets": [exporter]}]}],
-        }
-        cfg_path = os.path.join(tmp, "prometheus.yml")
-        with open(cfg_path, "w") as f:
-            yaml.safe_dump(config, f)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        log = open(os.path.join(tmp, "prometheus.log"), "w")
-        proc = subprocess.Popen([prom_bin, f"--config.file={cfg_path}", f"--storage.tsdb.path={tmp}/data",
-                                 f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT)
+        config = {"scrape_configs": [scrape_job("llm-cost-exporter", exporter, metrics_path="/a/metrics"),
+                                     scrape_job("llm-cost-exporter-b", exporter, metrics_path="/b/metrics")]}
         deadline = time.monotonic() + TIMEOUT_S
+        try:
+            prom.start(config, [os.path.join(prom.dir, "rules", "*.yml")], "1s", "1s", timeout=TIMEOUT_S)
+        except RuntimeError as e:
+            failures.append(str(e))
         rules_ok = False
         problems = []
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                failures.append(f"prometheus exited with {proc.returncode}")
+        while not failures and time.monotonic() < deadline:
+            if prom.proc.poll() is not None:
+                failures.append(f"prometheus exited with {prom.proc.returncode}")
                 break
             try:
-                data = api(base, "/api/v1/rules")
-            except (urllib.error.URLError, ConnectionError, ValueError, KeyError):
+                loaded = {g["name"]: g for g in prom.rules()}
+            except (OSError, RuntimeError, ValueError, KeyError):
                 time.sleep(0.5)
                 continue
-            loaded = {g["name"]: g for g in data["groups"]}
             problems = []
             for name in groups:
                 g = loaded.get(name)
@@ -198,12 +167,12 @@ def main():
                 rules_ok = True
                 break
             time.sleep(1)
-        if not rules_ok:
+        if not rules_ok and not failures:
             failures.extend(problems or ["rules did not become healthy in time"])
 
         if rules_ok:
             def count(q):
-                return len(api(base, "/api/v1/query", query=q)["result"])
+                return len(prom.query(q))
             expect = {
                 # 5 month budgets > 0 (the 0 budget of feature:gone counts as unset)
                 "llm_scope:budget_burn_rate:rate5m": 5,
@@ -226,39 +195,28 @@ def main():
             # feature's spend is twice what one replica reports. (The absolute
             # value is still ramping up: a 5m rate over a series younger than 5m
             # underestimates.)
-            chat = api(base, "/api/v1/query", query='llm_feature:cost_usd:rate5m{feature="chat"}')["result"]
+            chat = prom.query('llm_feature:cost_usd:rate5m{feature="chat"}')
             if not chat:
                 failures.append("no llm_feature:cost_usd:rate5m for feature chat")
             else:
                 ts, v = chat[0]["value"][0], float(chat[0]["value"][1])
-                one = api(base, "/api/v1/query", time=ts,
-                          query='sum(rate(llm_cost_usd_total{feature="chat",job="llm-cost-exporter"}[5m]))')["result"]
+                one = prom.query('sum(rate(llm_cost_usd_total{feature="chat",job="llm-cost-exporter"}[5m]))', at=ts)
                 ratio = v / float(one[0]["value"][1]) if one and float(one[0]["value"][1]) > 0 else 0
                 print(f"chat spend {v:.5f} USD/s = {ratio:.3f} x one replica (want 2)")
                 if not 1.5 < ratio < 2.5:  # scrapes of the two jobs are not simultaneous
                     failures.append(f"chat spend is {ratio:.3f}x one replica, want 2 (replicas not summed?)")
-            failing = api(base, "/api/v1/query", query="sum(prometheus_rule_evaluation_failures_total)")["result"]
+            failing = prom.query("sum(prometheus_rule_evaluation_failures_total)")
             if failing and float(failing[0]["value"][1]) != 0:
                 failures.append(f"prometheus_rule_evaluation_failures_total = {failing[0]['value'][1]}")
-            firing = [a for a in api(base, "/api/v1/alerts")["alerts"] if a["state"] == "firing"]
+            firing = [a for a in prom.alerts() if a["state"] == "firing"]
             for a in firing:
                 failures.append(f"alert firing on steady, in-budget traffic: {a['labels']}")
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        prom.stop(timeout=15)
         server.shutdown()
         if failures:
-            try:
-                with open(os.path.join(tmp, "prometheus.log")) as f:
-                    print("--- prometheus log (tail) ---\n" + "".join(f.readlines()[-30:]))
-            except OSError:
-                pass
-        shutil.rmtree(tmp, ignore_errors=True)
+            print("--- prometheus log (tail) ---\n" + prom.log_tail(30))
+        prom.close()
     for f in failures:
         print("FAIL: " + f)
     print("PASS" if not failures else f"{len(failures)} failure(s)")
