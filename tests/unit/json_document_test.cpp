@@ -52,6 +52,62 @@ TEST(JsonDocument, NumbersKeepTheirKind) {
   EXPECT_TRUE(std::isinf(n[6].as_double()));
 }
 
+TEST(JsonDocument, IntegersAreConvertedWhileScanned) {
+  JsonDocument doc;
+  std::string error;
+  const auto v = doc.Parse(R"([-0, -9223372036854775808, 9007199254740993, 2300, -2300, 12.0e0, 0.5])", error);
+  ASSERT_TRUE(v) << error;
+  const auto n = v->Elements();
+  EXPECT_FALSE(n[0].is_negative_integer());  // "-0" is zero
+  EXPECT_FALSE(n[0].is_unsigned_integer());
+  EXPECT_EQ(n[0].as_double(), 0.0);
+  EXPECT_TRUE(n[1].is_negative_integer());
+  EXPECT_EQ(n[1].as_integer(), INT64_MIN);
+  // Past 2^53 a double cannot hold every integer: the same rounding as strtod.
+  EXPECT_EQ(n[2].as_double(), std::strtod("9007199254740993", nullptr));
+  EXPECT_EQ(n[2].as_unsigned(), 9007199254740993ULL);
+  EXPECT_EQ(n[3].as_double(), 2300.0);
+  EXPECT_EQ(n[4].as_double(), -2300.0);
+  EXPECT_EQ(n[4].as_integer(), -2300);
+  EXPECT_FALSE(n[5].is_unsigned_integer());
+  EXPECT_EQ(n[5].as_double(), 12.0);
+  EXPECT_EQ(n[6].as_double(), 0.5);
+}
+
+// Objects with many members are searched through a hash index: it must give what a
+// linear search gives, for present, absent and repeated keys, including names that
+// share a length and their first and last eight bytes.
+TEST(JsonDocument, KeyIndexAgreesWithLinearSearch) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 40; ++i) keys.push_back("cache_tokens_" + std::to_string(i % 10) + "_x_input_tokens");
+  for (int i = 0; i < 10; ++i) keys.push_back(std::string(1 + i, 'k'));
+  keys.push_back("");
+  std::string text = "{";
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    text += (i ? ",\"" : "\"") + keys[i] + "\":" + std::to_string(i);
+  }
+  text += "}";
+  JsonDocument doc;
+  std::string error;
+  const auto v = doc.Parse(text, error);
+  ASSERT_TRUE(v) << error;
+  const auto reference = nlohmann::json::parse(text);  // keeps the last of repeated keys
+  for (const auto& key : keys) {
+    const auto found = v->Find(key);
+    ASSERT_TRUE(found) << key;
+    EXPECT_EQ(found->as_unsigned(), reference[key].get<std::uint64_t>()) << key;
+  }
+  for (const char* absent : {"cache_tokens_0_x_input_tokenz", "kkkkkkkkkkk", "cache", "model"}) {
+    EXPECT_FALSE(v->Find(absent)) << absent;
+  }
+  // A second document in the same JsonDocument gets its own index.
+  const auto w = doc.Parse(R"({"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"a":8})", error);
+  ASSERT_TRUE(w) << error;
+  EXPECT_EQ(w->Find("a")->as_unsigned(), 8u);
+  EXPECT_EQ(w->Find("g")->as_unsigned(), 7u);
+  EXPECT_EQ(v->Find("k")->as_unsigned(), 40u);
+}
+
 TEST(JsonDocument, DecodesEscapes) {
   JsonDocument doc;
   std::string error;
@@ -124,13 +180,18 @@ TEST(JsonDocument, AgreesWithNlohmannOnMutatedEvents) {
     }
     if (ours && ours->is_object()) {
       ++checked;
-      for (const char* key : {"model", "status"}) {
+      for (const char* key : {"model", "status", "usage", "latency_ms", "labels", "batch", "error_type", "x"}) {
         const auto o = ours->Find(key);
         const bool t = theirs.contains(key);
         EXPECT_EQ(o.has_value(), t) << s;
-        if (o && t && o->is_string() && theirs[key].is_string()) {
-          EXPECT_EQ(o->text(), theirs[key].get<std::string>()) << s;
+        if (!o || !t) continue;
+        const auto& their = theirs[key];
+        if (o->is_string() && their.is_string()) EXPECT_EQ(o->text(), their.get<std::string>()) << s;
+        if (o->is_unsigned_integer()) {
+          EXPECT_TRUE(their.is_number_unsigned()) << s;
+          if (their.is_number_unsigned()) EXPECT_EQ(o->as_unsigned(), their.get<std::uint64_t>()) << s;
         }
+        if (o->is_number() && their.is_number()) EXPECT_EQ(o->as_double(), their.get<double>()) << s;
       }
     }
   }

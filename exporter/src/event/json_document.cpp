@@ -1,12 +1,44 @@
 #include "event/json_document.h"
 
+#include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 #include "event/utf8.h"
 
 namespace llmcost {
+namespace {
+
+// Bytes that end the plain run of a string: '"', '\\', control characters, and
+// the lead bytes of multi-byte UTF-8 sequences (validated one by one).
+constexpr std::array<bool, 256> kStringStops = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
+  return t;
+}();
+
+// A cheap hash of a member name for the key index: length plus its first and last
+// eight bytes (member names of one object rarely share both).
+std::uint32_t KeyHash(std::string_view key) {
+  std::uint64_t a = 0, b = 0;
+  const std::size_t n = key.size();
+  if (n >= 8) {
+    std::memcpy(&a, key.data(), 8);
+    std::memcpy(&b, key.data() + n - 8, 8);
+  } else {
+    for (std::size_t i = 0; i < n; ++i) a = a << 8 | static_cast<unsigned char>(key[i]);
+  }
+  const std::uint64_t h = (a ^ std::rotl(b, 29) ^ n) * 0x9E3779B97F4A7C15ULL;
+  return static_cast<std::uint32_t>(h >> 32);
+}
+
+// Objects with at most this many members are searched linearly.
+constexpr std::uint32_t kIndexFrom = 6;
+
+}  // namespace
 
 // The recursive-descent reader; one per Parse() call.
 class JsonReader {
@@ -44,7 +76,9 @@ class JsonReader {
   }
 
   std::uint32_t Add(JsonKind kind, std::string_view text = {}) {
-    doc_.nodes_.push_back(Node{kind, text, 0, 0, 0});
+    Node& node = doc_.nodes_.emplace_back();
+    node.kind = kind;
+    node.text = text;
     return static_cast<std::uint32_t>(doc_.nodes_.size() - 1);
   }
 
@@ -189,7 +223,13 @@ class JsonReader {
     std::string* decoded = nullptr;  // created at the first escape
     std::size_t copied_upto = start;
     while (pos_ < in_.size()) {
-      const auto c = static_cast<unsigned char>(in_[pos_]);
+      // Plain bytes are most of any string: skip them in a tight loop.
+      const char* p = in_.data() + pos_;
+      const char* const end = in_.data() + in_.size();
+      while (p != end && !kStringStops[static_cast<unsigned char>(*p)]) ++p;
+      pos_ = static_cast<std::size_t>(p - in_.data());
+      if (p == end) break;
+      const auto c = static_cast<unsigned char>(*p);
       if (c == '"') {
         std::string_view text;
         if (decoded == nullptr) {
@@ -255,23 +295,39 @@ class JsonReader {
       while (pos_ < in_.size() && in_[pos_] >= '0' && in_[pos_] <= '9') ++pos_;
       return pos_ - from;
     };
-    if (pos_ < in_.size() && in_[pos_] == '-') ++pos_;
+    std::uint8_t flags = JsonDocument::kInteger;
+    if (pos_ < in_.size() && in_[pos_] == '-') {
+      flags |= JsonDocument::kNegative;
+      ++pos_;
+    }
     if (pos_ >= in_.size()) return Fail("invalid number");
+    const std::size_t int_start = pos_;
     if (in_[pos_] == '0') {
       ++pos_;
     } else if (digits() == 0) {
       return Fail("invalid value");
     }
+    // The integer part's magnitude, converted here so that readers need not parse
+    // the literal again (token counts, status codes and latencies are integers).
+    std::uint64_t magnitude = 0;
+    const auto [end, ec] = std::from_chars(in_.data() + int_start, in_.data() + pos_, magnitude);
+    if (ec == std::errc() && end == in_.data() + pos_) flags |= JsonDocument::kFits;
     if (pos_ < in_.size() && in_[pos_] == '.') {
       ++pos_;
       if (digits() == 0) return Fail("invalid number");
+      flags &= static_cast<std::uint8_t>(~JsonDocument::kInteger);
     }
     if (pos_ < in_.size() && (in_[pos_] == 'e' || in_[pos_] == 'E')) {
       ++pos_;
       if (pos_ < in_.size() && (in_[pos_] == '+' || in_[pos_] == '-')) ++pos_;
       if (digits() == 0) return Fail("invalid number");
+      flags &= static_cast<std::uint8_t>(~JsonDocument::kInteger);
     }
-    return Add(JsonKind::kNumber, in_.substr(start, pos_ - start));
+    const std::uint32_t self = Add(JsonKind::kNumber, in_.substr(start, pos_ - start));
+    Node& node = doc_.nodes_[self];
+    node.flags = flags;
+    node.magnitude = magnitude;
+    return self;
   }
 
   JsonDocument& doc_;
@@ -281,7 +337,7 @@ class JsonReader {
 };
 
 std::optional<JsonValue> JsonDocument::Parse(std::string_view text, std::string& error) {
-  if (nodes_.empty()) nodes_.push_back(Node{JsonKind::kNull, {}, 0, 0, 0});  // index 0 = "none"
+  if (nodes_.empty()) nodes_.emplace_back();  // index 0 = "none"
   const std::size_t mark = nodes_.size();
   JsonReader reader(*this, text);
   const auto root = reader.Run(error);
@@ -295,45 +351,60 @@ std::optional<JsonValue> JsonDocument::Parse(std::string_view text, std::string&
 void JsonDocument::Clear() {
   nodes_.clear();
   decoded_.clear();
+  index_.clear();
 }
 
-JsonKind JsonValue::kind() const { return doc_->nodes_[index_].kind; }
-
-std::string_view JsonValue::text() const { return doc_->nodes_[index_].text; }
-
-bool JsonValue::is_unsigned_integer() const {
-  if (!is_number()) return false;
-  const std::string_view t = text();
-  if (t.empty() || t[0] == '-' || t.find_first_of(".eE") != std::string_view::npos) return false;
-  std::uint64_t v = 0;
-  const auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-  return ec == std::errc() && p == t.data() + t.size();
+std::uint32_t JsonDocument::IndexObject(std::uint32_t object) const {
+  const Node& obj = nodes_[object];
+  std::uint32_t slots = 8;
+  while (slots < obj.count * 2) slots *= 2;  // at most half full: probes stay short
+  const auto at = static_cast<std::uint32_t>(index_.size());
+  index_.resize(index_.size() + 1 + slots, 0);
+  index_[at] = slots;
+  std::uint32_t* table = index_.data() + at + 1;
+  for (std::uint32_t k = obj.first; k != 0; k = nodes_[nodes_[k].next].next) {
+    const std::string_view key = nodes_[k].text;
+    for (std::uint32_t s = KeyHash(key) & (slots - 1);; s = (s + 1) & (slots - 1)) {
+      if (table[s] == 0 || nodes_[table[s]].text == key) {
+        table[s] = k;  // a repeated key: the later member replaces the earlier
+        break;
+      }
+    }
+  }
+  obj.index_at = at;
+  return at;
 }
+
+
+namespace {
+
+constexpr std::uint64_t kInt64MinMagnitude = 0x8000000000000000ULL;
+
+}  // namespace
 
 bool JsonValue::is_negative_integer() const {
-  if (!is_number()) return false;
-  const std::string_view t = text();
-  if (t.empty() || t[0] != '-' || t.find_first_of(".eE") != std::string_view::npos) return false;
-  std::int64_t v = 0;
-  const auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-  return ec == std::errc() && p == t.data() + t.size() && v < 0;
-}
-
-std::uint64_t JsonValue::as_unsigned() const {
-  std::uint64_t v = 0;
-  const std::string_view t = text();
-  std::from_chars(t.data(), t.data() + t.size(), v);
-  return v;
+  const auto& n = doc_->nodes_[index_];
+  constexpr auto kWant = JsonDocument::kInteger | JsonDocument::kFits | JsonDocument::kNegative;
+  return n.kind == JsonKind::kNumber && (n.flags & kWant) == kWant && n.magnitude != 0 &&
+         n.magnitude <= kInt64MinMagnitude;  // "-0" is not negative
 }
 
 std::int64_t JsonValue::as_integer() const {
-  std::int64_t v = 0;
-  const std::string_view t = text();
-  std::from_chars(t.data(), t.data() + t.size(), v);
-  return v;
+  const auto& n = doc_->nodes_[index_];
+  if (is_unsigned_integer()) return n.magnitude <= INT64_MAX ? static_cast<std::int64_t>(n.magnitude) : 0;
+  if (!is_negative_integer()) return 0;
+  // -(2^63) has no positive counterpart: negate in unsigned arithmetic.
+  return static_cast<std::int64_t>(~n.magnitude + 1);
 }
 
 double JsonValue::as_double() const {
+  const auto& n = doc_->nodes_[index_];
+  constexpr std::uint64_t kExactInDouble = 1ULL << 53;
+  if ((n.flags & (JsonDocument::kInteger | JsonDocument::kFits)) == (JsonDocument::kInteger | JsonDocument::kFits) &&
+      n.magnitude <= kExactInDouble) {
+    const double d = static_cast<double>(n.magnitude);
+    return (n.flags & JsonDocument::kNegative) != 0 ? -d : d;
+  }
   // strtod gives +-HUGE_VAL (inf) past double's range, which callers refuse as
   // not finite; the literal is bounded by the input, so a copy is fine.
   const std::string literal(text());
@@ -342,14 +413,24 @@ double JsonValue::as_double() const {
 
 std::optional<JsonValue> JsonValue::Find(std::string_view key) const {
   if (!is_object()) return std::nullopt;
-  std::optional<JsonValue> found;
   const auto& nodes = doc_->nodes_;
-  for (std::uint32_t k = nodes[index_].first; k != 0;) {
-    const std::uint32_t v = nodes[k].next;
-    if (nodes[k].text == key) found = JsonValue(doc_, v);
-    k = nodes[v].next;
+  const auto& obj = nodes[index_];
+  if (obj.count < kIndexFrom) {
+    std::optional<JsonValue> found;
+    for (std::uint32_t k = obj.first; k != 0;) {
+      const std::uint32_t v = nodes[k].next;
+      if (nodes[k].text == key) found = JsonValue(doc_, v);
+      k = nodes[v].next;
+    }
+    return found;
   }
-  return found;
+  const std::uint32_t at = obj.index_at != JsonDocument::kNoIndex ? obj.index_at : doc_->IndexObject(index_);
+  const std::uint32_t slots = doc_->index_[at];
+  const std::uint32_t* table = doc_->index_.data() + at + 1;
+  for (std::uint32_t s = KeyHash(key) & (slots - 1); table[s] != 0; s = (s + 1) & (slots - 1)) {
+    if (nodes[table[s]].text == key) return JsonValue(doc_, nodes[table[s]].next);
+  }
+  return std::nullopt;
 }
 
 std::size_t JsonValue::size() const { return doc_->nodes_[index_].count; }
