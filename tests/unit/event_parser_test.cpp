@@ -221,3 +221,42 @@ TEST(EventParser, HugeLabelValuesAreAcceptedHereAndBoundedByTheLabelGuard) {
 
 }  // namespace
 }  // namespace llmcost
+
+namespace llmcost {
+namespace {
+
+// ParseInto reuses one event's buffers: nothing of a previous event may leak into
+// the next, whatever fields the next one leaves out.
+TEST(EventParser, ParseIntoResetsEveryFieldOfAReusedEvent) {
+  UsageEvent e;
+  ASSERT_FALSE(Parser().ParseInto(
+      Json(R"({"model":"claude-opus-4-1-20250805","provider":"bedrock","usage":{"input_tokens":5,)"
+           R"("output_tokens":6,"cache_read_input_tokens":7,"cache_creation_input_tokens":8,)"
+           R"("server_tool_use":{"web_search_requests":2},"inference_geo":"us","speed":"fast"},)"
+           R"("batch":true,"status":429,"latency_ms":100,"ttft_ms":50,"cost_usd":0.5,)"
+           R"("request_id":"req_0123456789abcdefghij","labels":{"feature":"a-long-feature-name-here","tenant":"t"}})"),
+      0, e));
+  ASSERT_EQ(e.labels.size(), 2u);
+  ASSERT_FALSE(Parser().ParseInto(Json(R"({"model":"m"})"), 1, e));
+  const UsageEvent fresh = MustParse(R"({"model":"m"})");
+  EXPECT_EQ(e.model_id, "m");
+  EXPECT_EQ(e.provider, fresh.provider);
+  EXPECT_EQ(e.tokens.by_type, fresh.tokens.by_type);
+  EXPECT_EQ(e.web_search_requests, 0u);
+  EXPECT_EQ(e.tier, ServiceTier::kStandard);
+  EXPECT_FALSE(e.us_only_inference);
+  EXPECT_EQ(e.speed, Speed::kStandard);
+  EXPECT_EQ(e.status, RequestStatus::kOk);
+  EXPECT_FALSE(e.latency_seconds || e.ttft_seconds || e.client_cost_usd);
+  EXPECT_TRUE(e.labels.empty());
+  EXPECT_TRUE(e.request_id.empty());
+  // An error leaves the next parse unaffected too.
+  EXPECT_TRUE(Parser().ParseInto(Json(R"({"model":"m","usage":{"input_tokens":-1}})"), 2, e));
+  ASSERT_FALSE(Parser().ParseInto(Json(R"({"model":"n","labels":{"tenant":"x"}})"), 3, e));
+  EXPECT_EQ(e.tokens[TokenType::kInput], 0u);
+  EXPECT_EQ(Label(e, "tenant"), "x");
+  EXPECT_EQ(Label(e, "feature"), "<absent>");
+}
+
+}  // namespace
+}  // namespace llmcost

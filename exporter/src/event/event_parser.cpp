@@ -162,7 +162,8 @@ void ReadAnthropicUsage(const json& u, std::string_view parent, UsageEvent& e) {
   const std::uint64_t creation_total = ReadCount(u, "cache_creation_input_tokens", parent, kMaxTokenCount);
   std::uint64_t w5 = 0, w1h = 0;
   if (const auto cc = ReadObject(u, "cache_creation", parent)) {
-    const std::string cc_path = Path(parent, "cache_creation");
+    // parent is "" or "usage": no string is built unless a field is wrong.
+    const std::string_view cc_path = parent.empty() ? "cache_creation" : "usage.cache_creation";
     w5 = ReadCount(*cc, "ephemeral_5m_input_tokens", cc_path, kMaxTokenCount);
     w1h = ReadCount(*cc, "ephemeral_1h_input_tokens", cc_path, kMaxTokenCount);
   }
@@ -175,7 +176,8 @@ void ReadAnthropicUsage(const json& u, std::string_view parent, UsageEvent& e) {
     e.tokens[TokenType::kCacheWrite5m] = creation_total;
   }
   if (const auto stu = ReadObject(u, "server_tool_use", parent)) {
-    e.web_search_requests = ReadCount(*stu, "web_search_requests", Path(parent, "server_tool_use"), kMaxWebSearches);
+    const std::string_view stu_path = parent.empty() ? "server_tool_use" : "usage.server_tool_use";
+    e.web_search_requests = ReadCount(*stu, "web_search_requests", stu_path, kMaxWebSearches);
   }
   ReadServiceTier(u, parent, e.tier);
   if (auto geo = ReadString(u, "inference_geo", parent)) e.us_only_inference = *geo == "us";
@@ -222,11 +224,28 @@ std::optional<std::string> ReadLabelValue(const json& obj, const std::string& ke
 EventParser::EventParser(std::vector<std::string> attribution_labels) : labels_(std::move(attribution_labels)) {}
 
 ParseResult EventParser::Parse(const json& value, std::size_t index) const {
+  UsageEvent e;
+  if (auto error = ParseInto(value, index, e)) return std::move(*error);
+  return e;
+}
+
+std::optional<EventError> EventParser::ParseInto(const json& value, std::size_t index, UsageEvent& e) const {
   if (!value.is_object()) {
     return EventError{index, "", RejectReason::kNotObject, "an event must be a JSON object"};
   }
+  {
+    // Every field back to its default, keeping the string and vector buffers.
+    std::string model_id = std::move(e.model_id), request_id = std::move(e.request_id);
+    auto labels = std::move(e.labels);
+    e = UsageEvent{};
+    model_id.clear();
+    request_id.clear();
+    labels.clear();
+    e.model_id = std::move(model_id);
+    e.request_id = std::move(request_id);
+    e.labels = std::move(labels);
+  }
   try {
-    UsageEvent e;
     // Model.
     auto model = Member(value, "model");
     const char* model_field = "model";
@@ -236,7 +255,7 @@ ParseResult EventParser::Parse(const json& value, std::size_t index) const {
     }
     if (!model) throw FieldError{"model", RejectReason::kMissingModel, "model (or model_id) is required"};
     if (!model->is_string()) Bad(model_field, "must be a string");
-    e.model_id = std::string(model->text());
+    e.model_id.assign(model->text());
     if (e.model_id.find_first_not_of(" \t\r\n") == std::string::npos) {
       throw FieldError{model_field, RejectReason::kMissingModel, "model must not be empty"};
     }
@@ -263,7 +282,7 @@ ParseResult EventParser::Parse(const json& value, std::size_t index) const {
     if (auto ms = ReadNonNegative(value, "latency_ms", kMaxLatencyMs)) e.latency_seconds = *ms / 1000.0;
     if (auto ms = ReadNonNegative(value, "ttft_ms", kMaxLatencyMs)) e.ttft_seconds = *ms / 1000.0;
     e.client_cost_usd = ReadNonNegative(value, "cost_usd", kMaxClientCostUsd);
-    if (const auto id = Member(value, "request_id"); id && id->is_string()) e.request_id = std::string(id->text());
+    if (const auto id = Member(value, "request_id"); id && id->is_string()) e.request_id.assign(id->text());
 
     // Attribution labels: the labels object wins over flat fields.
     const auto labels = ReadObject(value, "labels", "");
@@ -275,7 +294,7 @@ ParseResult EventParser::Parse(const json& value, std::size_t index) const {
       if (!v && name == "user") v = ReadLabelValue(value, "user_id", "");
       if (v) e.labels.emplace_back(name, std::move(*v));
     }
-    return e;
+    return std::nullopt;
   } catch (FieldError& fe) {
     return EventError{index, std::move(fe.field), fe.reason, std::move(fe.message)};
   }

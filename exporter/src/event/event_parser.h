@@ -2,6 +2,7 @@
 // Parse stage: one JSON value -> UsageEvent, or an EventError naming the field and
 // the reason. Accepts the Anthropic usage object verbatim, the flat field names of
 // common logging wrappers, and OpenAI-shaped usage with provider "openai".
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -26,6 +27,10 @@ class EventParser {
   explicit EventParser(std::vector<std::string> attribution_labels);
 
   ParseResult Parse(const JsonValue& value, std::size_t index) const;
+  // The same, into `event`, whose string and vector buffers are reused: a caller
+  // parsing many events keeps one. Returns the error, if any (`event` is then
+  // unspecified).
+  std::optional<EventError> ParseInto(const JsonValue& value, std::size_t index, UsageEvent& event) const;
 
  private:
   std::vector<std::string> labels_;

@@ -36,21 +36,24 @@ IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, s
   IngestResult result;
   // One batch per thread, reused: its buffers grow to the largest body seen and stay.
   thread_local EventBatch batch;
+  thread_local UsageEvent event;  // likewise: its strings keep their buffers
   SplitBatch(body, batch);
   const auto& items = batch.items;
   const auto table = prices_.Current();
   for (std::size_t i = 0; i < items.size(); ++i) {
-    ParseResult parsed = std::holds_alternative<EventError>(items[i])
-                             ? ParseResult(std::get<EventError>(items[i]))
-                             : parser_.Parse(std::get<JsonValue>(items[i]), i);
-    if (auto* error = std::get_if<EventError>(&parsed)) {
+    std::optional<EventError> error;
+    if (const auto* split_error = std::get_if<EventError>(&items[i])) {
+      error = *split_error;
+    } else {
+      error = parser_.ParseInto(std::get<JsonValue>(items[i]), i, event);
+    }
+    if (error) {
       error->index = i;
       CountRejection(transport, *error);
       ++result.rejected;
       if (result.errors.size() < max_errors) result.errors.push_back(std::move(*error));
       continue;
     }
-    const auto& event = std::get<UsageEvent>(parsed);
     const RequestCost cost = PriceRequest(event, *table);
     {
       std::shared_lock lock(record_mu_);
