@@ -120,6 +120,27 @@ TEST_F(RequestMetricsTest, OverflowFoldsAndCounts) {
   EXPECT_EQ(Sample(text, "llm_exporter_label_sets", {}), 3);
 }
 
+// Repeated raw label tuples take a remembered route (no sanitising, no admitting):
+// the result must be what the full path gives, event by event.
+TEST_F(RequestMetricsTest, RememberedRoutesGiveTheSameSeriesAndCounts) {
+  const std::string long_value(300, 'x');  // too long to remember; cut to 64 bytes
+  for (int i = 0; i < 3; ++i) {
+    Record(" acme ", 1, 0);  // trimmed to "acme"
+    Record("acme", 1, 0);
+    Record(long_value, 1, 0);
+    Record("over", 1, 0);  // the third tenant: over the cap of 2, every time
+  }
+  exposition_->Render();
+  const std::string text = exposition_->Render();
+  EXPECT_EQ(Sample(text, "llm_requests_total", With(kAcme, "status", "ok")), 6);
+  EXPECT_EQ(Sample(text, "llm_requests_total", With(With(kAcme, "tenant", std::string(64, 'x')), "status", "ok")), 3);
+  EXPECT_EQ(Sample(text, "llm_requests_total", With(With(kAcme, "tenant", "__overflow__"), "status", "ok")), 3);
+  EXPECT_EQ(Sample(text, "llm_exporter_label_overflow_total", {{"label", "tenant"}}), 3);
+  // A value holding what looks like the next value's length byte stays its own value.
+  Record(std::string("a\x01") + "b", 1, 0);
+  EXPECT_EQ(Sample(exposition_->Render(), "llm_exporter_label_overflow_total", {{"label", "tenant"}}), 4);
+}
+
 TEST_F(RequestMetricsTest, StatusIsPartOfTheLabelSetButTokensAreShared) {
   Record("acme", 10, 0);
   Record("acme", 0, 0, RequestStatus::kRateLimited);

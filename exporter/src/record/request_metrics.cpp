@@ -1,6 +1,7 @@
 #include "record/request_metrics.h"
 
 #include <algorithm>
+#include <bit>
 
 namespace llmcost {
 
@@ -29,10 +30,23 @@ struct RequestMetrics::SeriesSet {
   std::vector<Observation> pending;
 };
 
-// What one request adds to its SeriesSet; kept small so pending ones are cheap.
+// What one request adds to its SeriesSet: numbers only (no strings to copy), so
+// recording and holding pending ones is cheap.
 struct RequestMetrics::Observation {
+  struct Cost {
+    bool billed = false;
+    UnpricedReason unpriced = UnpricedReason::kNone;
+    std::array<PicoUsd, kCostTypeCount> by_type{};
+    PicoUsd cache_savings = 0;
+    PicoUsd cache_write_premium = 0;
+    PicoUsd Total() const {
+      PicoUsd sum = 0;
+      for (PicoUsd c : by_type) sum += c;
+      return sum;
+    }
+  };
   TokenCounts tokens;
-  RequestCost cost;  // model string unused here
+  Cost cost;
   std::optional<double> latency_seconds;
   std::optional<double> ttft_seconds;
 };
@@ -102,37 +116,76 @@ RequestMetrics::RequestMetrics(prometheus::Registry& registry, const ExporterCon
     attribution_guards_.push_back(
         std::make_unique<LabelGuard>(label, config.CapFor(label), config.max_label_value_length));
   }
+  route_cache_ = 2 + attribution_labels_.size() <= 64;
 }
 
 RequestMetrics::~RequestMetrics() = default;
 
-void RequestMetrics::Record(const UsageEvent& event, const RequestCost& cost) {
-  // values: provider, model, attribution labels in configured order.
-  std::vector<std::string> values;
-  values.reserve(2 + attribution_labels_.size());
-  auto admit = [&](LabelGuard& guard, std::string_view raw) {
-    auto admitted = guard.Admit(raw);
-    if (admitted.overflowed) exporter_metrics_.LabelOverflow(guard.name());
-    values.push_back(std::move(admitted.value));
+std::string_view RequestMetrics::AttributionValue(const UsageEvent& event, std::size_t i) const {
+  for (const auto& [name, value] : event.labels) {
+    if (name == attribution_labels_[i]) return value;
+  }
+  return {};
+}
+
+RequestMetrics::RawRoute RequestMetrics::Route(const UsageEvent& event, const RequestCost& cost) {
+  // The raw tuple, each value prefixed by its length so that no value can run into
+  // the next; values too long to be worth remembering take the full path.
+  thread_local std::string raw;
+  raw.clear();
+  bool cacheable = route_cache_;
+  auto append = [&](std::string_view v) {
+    if (v.size() > 255) cacheable = false;
+    raw.push_back(static_cast<char>(v.size() & 0xFF));
+    raw.append(v.data(), std::min<std::size_t>(v.size(), 255));
   };
-  admit(provider_guard_, event.provider);
-  admit(model_guard_, cost.model);
-  for (std::size_t i = 0; i < attribution_labels_.size(); ++i) {
-    std::string_view raw;
-    for (const auto& [name, value] : event.labels) {
-      if (name == attribution_labels_[i]) {
-        raw = value;
-        break;
-      }
-    }
-    admit(*attribution_guards_[i], raw);
+  append(event.provider);
+  append(cost.model);
+  for (std::size_t i = 0; i < attribution_labels_.size(); ++i) append(AttributionValue(event, i));
+  raw.push_back(static_cast<char>(event.status));
+  if (cacheable) {
+    std::shared_lock lock(sets_mu_);
+    if (auto it = routes_.find(std::string_view(raw)); it != routes_.end()) return it->second;
   }
 
+  // values: provider, model, attribution labels in configured order.
+  RawRoute route;
+  std::vector<std::string> values;
+  values.reserve(2 + attribution_labels_.size());
+  auto admit = [&](LabelGuard& guard, std::string_view value, std::size_t bit) {
+    auto admitted = guard.Admit(value);
+    if (admitted.overflowed) route.overflowed |= std::uint64_t{1} << bit;
+    values.push_back(std::move(admitted.value));
+  };
+  admit(provider_guard_, event.provider, 0);
+  admit(model_guard_, cost.model, 1);
+  for (std::size_t i = 0; i < attribution_labels_.size(); ++i) {
+    admit(*attribution_guards_[i], AttributionValue(event, i), 2 + i);
+  }
   std::string key = GroupKey(values);
   key += RequestStatusName(event.status);
+  route.set = &FindOrCreate(values, event.status, key);
+  if (cacheable) {
+    std::unique_lock lock(sets_mu_);
+    if (routes_.size() < kMaxRawKeys) routes_.emplace(raw, route);
+  }
+  return route;
+}
 
-  SeriesSet& set = FindOrCreate(values, event.status, key);
-  Observation obs{event.tokens, cost, event.latency_seconds, event.ttft_seconds};
+void RequestMetrics::Record(const UsageEvent& event, const RequestCost& cost) {
+  const RawRoute route = Route(event, cost);
+  for (std::uint64_t bits = route.overflowed; bits != 0; bits &= bits - 1) {
+    const int bit = std::countr_zero(bits);
+    const LabelGuard& guard = bit == 0   ? provider_guard_
+                              : bit == 1 ? model_guard_
+                                         : *attribution_guards_[static_cast<std::size_t>(bit - 2)];
+    exporter_metrics_.LabelOverflow(guard.name());
+  }
+  SeriesSet& set = *route.set;
+  Observation obs{event.tokens,
+                  {cost.billed, cost.unpriced, cost.by_type, cost.cache_savings, cost.cache_write_premium},
+                  event.latency_seconds,
+                  event.ttft_seconds};
   if (!set.live.load(std::memory_order_acquire)) {
     std::lock_guard lock(set.pending_mu);
     if (!set.live.load(std::memory_order_relaxed)) {

@@ -58,12 +58,27 @@ class RequestMetrics {
 
   // Events held for label sets that have not been scraped yet.
   static constexpr std::size_t kMaxPendingPerSet = 4096;
+  // Raw label tuples remembered by the fast path (about 100 bytes each).
+  static constexpr std::size_t kMaxRawKeys = 65536;
 
  private:
   struct HistogramSet;
   struct SeriesSet;
   struct Observation;
 
+  // Where an event's raw label values (as sent, before sanitising) lead, and which
+  // of its labels overflowed (bit 0 provider, 1 model, 2+i attribution label i).
+  struct RawRoute {
+    SeriesSet* set = nullptr;
+    std::uint64_t overflowed = 0;
+  };
+  struct RawKeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
+  RawRoute Route(const UsageEvent& event, const RequestCost& cost);
+  std::string_view AttributionValue(const UsageEvent& event, std::size_t i) const;
   SeriesSet& FindOrCreate(const std::vector<std::string>& values, RequestStatus status, const std::string& key);
   static std::string GroupKey(const std::vector<std::string>& values);
   void Apply(SeriesSet& set, const Observation& obs);
@@ -93,6 +108,11 @@ class RequestMetrics {
   std::unordered_map<std::string, std::unique_ptr<SeriesSet>> sets_;
   std::unordered_map<std::string, std::unique_ptr<HistogramSet>> histograms_;
   std::vector<SeriesSet*> not_live_;  // guarded by sets_mu_
+  // Raw label tuple -> route. A guard's answer for a raw value never changes (admitted
+  // values are never dropped), so most events skip sanitising and admitting their
+  // labels. Bounded by kMaxRawKeys; past it, events take the full path. Guarded by sets_mu_.
+  std::unordered_map<std::string, RawRoute, RawKeyHash, std::equal_to<>> routes_;
+  bool route_cache_ = true;  // off when there are too many labels for the overflow mask
   std::uint64_t epoch_ = 0;           // guarded by sets_mu_
 };
 
