@@ -70,3 +70,26 @@ TEST(ModelResolver, NeverMapsOneModelOntoAnother) {
 
 }  // namespace
 }  // namespace llmcost
+
+namespace llmcost {
+namespace {
+
+// Resolve() is memoised per thread: a memo must never answer for another resolver
+// (another price table after a reload), even when both are used in turn.
+TEST(ModelResolver, MemoIsPerResolver) {
+  const ModelResolver plain;
+  const ModelResolver aliased(std::unordered_map<std::string, std::string>{{"claude-x", "claude-y"}});
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(plain.Resolve("Claude-X-20250101"), "claude-x");
+    EXPECT_EQ(aliased.Resolve("Claude-X-20250101"), "claude-y");
+  }
+  const ModelResolver copy = aliased;  // a copy has the same aliases: same answers
+  EXPECT_EQ(copy.Resolve("claude-x"), "claude-y");
+  for (int i = 0; i < 3000; ++i) {  // past the memo's bound: still right
+    EXPECT_EQ(plain.Resolve("m-" + std::to_string(i) + "-latest"), "m-" + std::to_string(i));
+  }
+  EXPECT_EQ(plain.Resolve("Claude-X-20250101"), "claude-x");
+}
+
+}  // namespace
+}  // namespace llmcost

@@ -1,7 +1,7 @@
 #include "pricing/model_resolver.h"
 
 #include <array>
-#include <cctype>
+#include <atomic>
 
 namespace llmcost {
 namespace {
@@ -48,15 +48,27 @@ void StripSnapshotSuffix(std::string& s) {
   }
 }
 
+std::atomic<std::uint64_t> next_generation{1};
+
+constexpr std::size_t kMaxMemoized = 1024;  // per thread; cleared when full
+
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 }  // namespace
 
+ModelResolver::ModelResolver() : generation_(next_generation.fetch_add(1)) {}
+
 ModelResolver::ModelResolver(std::unordered_map<std::string, std::string> aliases)
-    : aliases_(std::move(aliases)) {}
+    : aliases_(std::move(aliases)), generation_(next_generation.fetch_add(1)) {}
 
 std::string ModelResolver::Normalize(std::string_view raw_id) {
   std::string s;
   s.reserve(raw_id.size());
-  for (char c : raw_id) s.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  // ASCII only (model ids are ASCII; std::tolower is a call per character).
+  for (char c : raw_id) s.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
   // Trim white space.
   const auto first = s.find_first_not_of(" \t\r\n");
   if (first == std::string::npos) return {};
@@ -80,6 +92,23 @@ std::string ModelResolver::Normalize(std::string_view raw_id) {
 }
 
 std::string ModelResolver::Resolve(std::string_view raw_id) const {
+  struct Memo {
+    std::uint64_t generation = 0;
+    std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> ids;
+  };
+  thread_local Memo memo;
+  if (memo.generation != generation_) {
+    memo.ids.clear();
+    memo.generation = generation_;
+  }
+  if (const auto it = memo.ids.find(raw_id); it != memo.ids.end()) return it->second;
+  std::string resolved = ResolveUncached(raw_id);
+  if (memo.ids.size() >= kMaxMemoized) memo.ids.clear();
+  memo.ids.emplace(raw_id, resolved);
+  return resolved;
+}
+
+std::string ModelResolver::ResolveUncached(std::string_view raw_id) const {
   std::string normalized = Normalize(raw_id);
   if (auto it = aliases_.find(normalized); it != aliases_.end()) return it->second;
   return normalized;

@@ -2,6 +2,7 @@
 // ModelResolver: turns any model id a client may send (API snapshot, alias, Bedrock
 // or Vertex id) into one canonical model name, so `model` label values stay few and
 // a price is found however the model was addressed.
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -10,7 +11,7 @@ namespace llmcost {
 
 class ModelResolver {
  public:
-  ModelResolver() = default;
+  ModelResolver();
   // aliases: normalised id -> canonical name (e.g. claude-opus-4-0 -> claude-opus-4).
   explicit ModelResolver(std::unordered_map<std::string, std::string> aliases);
 
@@ -19,10 +20,17 @@ class ModelResolver {
   // Bedrock version suffix (-v1:0, -v2); turn Vertex '@' into '-'; strip a trailing
   // -YYYYMMDD snapshot date or -latest; then apply the explicit aliases.
   static std::string Normalize(std::string_view raw_id);
+  // Memoised per thread: clients send a handful of distinct ids, and a lookup costs
+  // a fraction of normalising one.
   std::string Resolve(std::string_view raw_id) const;
 
  private:
+  std::string ResolveUncached(std::string_view raw_id) const;
+
   std::unordered_map<std::string, std::string> aliases_;
+  // Identifies the alias map (copies share it) so that a memo built for one
+  // resolver is never used for another.
+  std::uint64_t generation_;
 };
 
 }  // namespace llmcost
