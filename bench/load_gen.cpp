@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -104,6 +105,12 @@ int RunUdp(const Options& o) {
   sockaddr_in addr{};
   if (!ParseHostPort(o.udp, addr)) return std::fprintf(stderr, "bad --udp address\n"), 2;
   const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  // Connected, as a long-lived client socket would be: the kernel resolves the
+  // route once instead of per datagram, which keeps the sender (sharing the 2-core
+  // machine with the exporter) from being the bottleneck.
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    return std::fprintf(stderr, "connect %s: %s\n", o.udp.c_str(), std::strerror(errno)), 2;
+  }
   int sndbuf = 8 << 20;
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   std::vector<std::string> payloads;
@@ -140,8 +147,6 @@ int RunUdp(const Options& o) {
       if (!o.statsd) StampSeq(p, SeqSlot(p), static_cast<unsigned long long>(sent + i));
       iov[i] = {const_cast<char*>(p.data()), p.size()};
       std::memset(&msgs[i], 0, sizeof(mmsghdr));
-      msgs[i].msg_hdr.msg_name = &addr;
-      msgs[i].msg_hdr.msg_namelen = sizeof addr;
       msgs[i].msg_hdr.msg_iov = &iov[i];
       msgs[i].msg_hdr.msg_iovlen = 1;
     }
