@@ -159,8 +159,11 @@ class Stack:
     """
 
     def __init__(self, build_dir, interval="5s", evaluation_interval=None, overlays=None,
-                 storage=True, workdir=None, recorder_port=0, name="stack"):
+                 storage=True, workdir=None, recorder_port=0, name="stack", budget_scale=1):
         self.build_dir = os.path.abspath(build_dir)
+        # Multiplies every budget of the shipped exporter config (a test overlay; the
+        # file is not edited), for runs whose steady traffic must stay within budget.
+        self.budget_scale = budget_scale
         self.interval = interval
         self.evaluation_interval = evaluation_interval or interval
         self.overlays = dict(overlays or {})
@@ -219,6 +222,8 @@ class Stack:
             cfg = yaml.safe_load(f)
         if not any(b.get("scope") == "global" and b.get("period") == "month" for b in cfg.get("budgets", [])):
             raise RuntimeError("shipped exporter config has no global monthly budget")
+        for b in cfg["budgets"]:
+            b["usd"] = b["usd"] * self.budget_scale
         extra = []
         if self.storage:
             os.makedirs(os.path.join(self.dir, "exporter-state"), exist_ok=True)
