@@ -27,7 +27,7 @@ std::string_view UnpricedReasonName(UnpricedReason r) {
   return "unknown";
 }
 
-PicoUsd RequestCost::Total() const {
+PicoUsd CostAmounts::Total() const {
   PicoUsd sum = 0;
   for (PicoUsd c : by_type) sum += c;
   return sum;

@@ -20,8 +20,9 @@ std::string_view CostTypeName(CostType t);
 enum class UnpricedReason : std::uint8_t { kNone, kUnknownModel, kNoTierPrice, kUnsupportedOption };
 std::string_view UnpricedReasonName(UnpricedReason r);
 
-struct RequestCost {
-  std::string model;  // canonical name (priced or not)
+// The amounts of one priced request: numbers only, so the record stage can hold
+// them for pending label sets without copying the model name.
+struct CostAmounts {
   // True when a cost was recorded (from the table or the client). False for failed
   // requests (not billed) and for unpriced ones (see unpriced).
   bool billed = false;
@@ -34,6 +35,10 @@ struct RequestCost {
   PicoUsd& operator[](CostType t) { return by_type[static_cast<std::size_t>(t)]; }
   PicoUsd operator[](CostType t) const { return by_type[static_cast<std::size_t>(t)]; }
   PicoUsd Total() const;
+};
+
+struct RequestCost : CostAmounts {
+  std::string model;  // canonical name (priced or not)
 };
 
 // Prices one request. Failed requests are not billed (Anthropic does not charge

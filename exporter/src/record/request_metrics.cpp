@@ -33,20 +33,8 @@ struct RequestMetrics::SeriesSet {
 // What one request adds to its SeriesSet: numbers only (no strings to copy), so
 // recording and holding pending ones is cheap.
 struct RequestMetrics::Observation {
-  struct Cost {
-    bool billed = false;
-    UnpricedReason unpriced = UnpricedReason::kNone;
-    std::array<PicoUsd, kCostTypeCount> by_type{};
-    PicoUsd cache_savings = 0;
-    PicoUsd cache_write_premium = 0;
-    PicoUsd Total() const {
-      PicoUsd sum = 0;
-      for (PicoUsd c : by_type) sum += c;
-      return sum;
-    }
-  };
   TokenCounts tokens;
-  Cost cost;
+  CostAmounts cost;
   std::optional<double> latency_seconds;
   std::optional<double> ttft_seconds;
 };
@@ -182,10 +170,8 @@ void RequestMetrics::Record(const UsageEvent& event, const RequestCost& cost) {
     exporter_metrics_.LabelOverflow(guard.name());
   }
   SeriesSet& set = *route.set;
-  Observation obs{event.tokens,
-                  {cost.billed, cost.unpriced, cost.by_type, cost.cache_savings, cost.cache_write_premium},
-                  event.latency_seconds,
-                  event.ttft_seconds};
+  // The model name is in the route; only the amounts are kept.
+  Observation obs{event.tokens, static_cast<const CostAmounts&>(cost), event.latency_seconds, event.ttft_seconds};
   if (!set.live.load(std::memory_order_acquire)) {
     std::lock_guard lock(set.pending_mu);
     if (!set.live.load(std::memory_order_relaxed)) {
