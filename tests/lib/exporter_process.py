@@ -14,7 +14,7 @@ import time
 
 from http_client import http
 from ports import free_port
-from processes import Process, stop_all
+from processes import Process
 
 
 LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$')
@@ -78,12 +78,8 @@ class Exporter:
         """Starts the binary and waits for ready_url (default /-/ready) to answer 200;
         http_options (headers, context, request_timeout) go to the readiness probe.
         On failure the process is stopped and RuntimeError carries the log tail."""
-        self.proc = Process("exporter", self.args(), self.log_path, cwd=self.cwd, env=self.env)
-        try:
-            self.proc.wait_ready(ready_url or self.web + "/-/ready", timeout, interval=0.05, **http_options)
-        except BaseException:
-            stop_all([self.proc])
-            raise
+        self.proc = Process.start_ready("exporter", self.args(), self.log_path, ready_url or self.web + "/-/ready",
+                                        timeout, interval=0.05, cwd=self.cwd, env=self.env, **http_options)
         return self
 
     def read_log(self):

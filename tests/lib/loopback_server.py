@@ -54,12 +54,8 @@ class LoopbackServer:
         /-/ready. On failure the process is stopped and RuntimeError carries the
         log tail."""
         self.write_file(self.config_file, json.dumps(config, indent=2, ensure_ascii=False) + "\n")
-        self.proc = Process(self.name, [self.binary] + list(args) + self.flags, self.log_path)
-        try:
-            self.proc.wait_ready(self.url + "/-/ready", timeout)
-        except BaseException:
-            stop_all([self.proc])
-            raise
+        self.proc = Process.start_ready(self.name, [self.binary] + list(args) + self.flags, self.log_path,
+                                        self.url + "/-/ready", timeout)
         return self
 
     def log_tail(self, lines=40):

@@ -15,10 +15,15 @@ from http_client import http
 SETPRIV = "/usr/bin/setpriv"
 
 
+def with_pdeathsig(argv):
+    """argv run through setpriv so that the child gets SIGKILL when the thread that
+    started it dies (no preexec_fn, which is unsafe with threads)."""
+    return [SETPRIV, "--pdeathsig", "KILL", "--"] + list(argv)
+
+
 def popen(args, **kw):
-    """subprocess.Popen whose child gets SIGKILL when the thread that started it
-    dies (no preexec_fn, which is unsafe with threads)."""
-    return subprocess.Popen([SETPRIV, "--pdeathsig", "KILL", "--"] + list(args), **kw)
+    """subprocess.Popen of with_pdeathsig(args)."""
+    return subprocess.Popen(with_pdeathsig(args), **kw)
 
 
 def tail(path, lines=40):
@@ -37,7 +42,7 @@ class Process(subprocess.Popen):
     def __init__(self, name, argv, log_path, cwd=None, env=None):
         self.name, self.log_path = name, log_path
         with open(log_path, "ab") as log:  # the child keeps its own descriptor
-            super().__init__([SETPRIV, "--pdeathsig", "KILL", "--"] + list(argv), stdout=log,
+            super().__init__(with_pdeathsig(argv), stdout=log,
                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd, env=env)
 
     def log_tail(self, lines=40):
@@ -64,6 +69,18 @@ class Process(subprocess.Popen):
             time.sleep(interval)
         self.check_alive()
         raise RuntimeError("%s not ready within %ss (%s):\n%s" % (self.name, timeout, url, self.log_tail()))
+
+    @classmethod
+    def start_ready(cls, name, argv, log_path, url, timeout, interval=0.1, cwd=None, env=None, **http_options):
+        """Starts the process and waits until url answers 200 (wait_ready). On failure
+        the process is stopped by pid and the RuntimeError (with its log tail) raised."""
+        proc = cls(name, argv, log_path, cwd=cwd, env=env)
+        try:
+            proc.wait_ready(url, timeout, interval=interval, **http_options)
+        except BaseException:
+            stop_all([proc])
+            raise
+        return proc
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
         """Sends sig to the pid and returns the exit code. A process still running
