@@ -55,6 +55,8 @@ TEST(PriceTable, RejectsBadFilesWithTheFieldAtFault) {
 )",
               "duplicate");
   ExpectError("as_of: \"2026-01-02\"\nsource: x\nmodels: []\n", "non-empty");
+  // 100,000,000,110 USD per 1000 searches is 1e17 micro-USD: x1000 would overflow.
+  ExpectError(std::string(kMinimal) + "web_search_usd_per_1000: \"100000000110\"\n", "web_search_usd_per_1000");
   EXPECT_THROW(PriceTable::LoadFile("/nonexistent/prices.yml"), PriceTableError);
 }
 

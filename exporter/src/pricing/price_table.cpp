@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -121,6 +122,10 @@ std::shared_ptr<PriceTable> PriceTable::ParseYaml(std::string_view yaml_text, st
   if (root["web_search_usd_per_1000"]) {
     const auto per_thousand = ParseScaledDecimal(root["web_search_usd_per_1000"].Scalar(), 6);
     if (!per_thousand) Fail(origin, "web_search_usd_per_1000", "not a non-negative decimal");
+    // Found by fuzzing: the x1000 below must not overflow pico-dollars.
+    if (*per_thousand > std::numeric_limits<PicoUsd>::max() / 1000) {
+      Fail(origin, "web_search_usd_per_1000", "too large (at most 9,223,372,036 USD per 1000 searches)");
+    }
     // micro-USD per 1000 searches -> pUSD per search: x1e6 / 1000.
     table->web_search_per_request_ = *per_thousand * 1000;
   }
