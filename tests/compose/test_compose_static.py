@@ -93,7 +93,12 @@ froms = [l for l in lines if l.upper().startswith("FROM ")]
 check(len(froms) >= 2, "Dockerfile must be multi-stage")
 run = " \n".join(l for l in lines if l.upper().startswith("RUN "))
 check("scripts/install-deps --build" in run, "build stage must run scripts/install-deps --build")
-check(re.search(r"BUILD_TESTS=OFF scripts/build\b", run), "build stage must run BUILD_TESTS=OFF scripts/build")
+check(re.search(r"BUILD_TESTS=OFF (REVISION=\S+ )?scripts/build\b", run), "build stage must run BUILD_TESTS=OFF scripts/build")
+check(re.search(r"^ARG REVISION\b", dockerfile, re.M) and 'REVISION="${REVISION}"' in run,
+      "the build stage must take the git revision as the REVISION build argument")
+for name in ("exporter", "traffic"):
+    args = (services[name]["build"] or {}).get("args", {})
+    check("LLM_COST_EXPORTER_REVISION" in str(args.get("REVISION")), f"{name}: build.args.REVISION must come from LLM_COST_EXPORTER_REVISION")
 check("install-deps --runtime" in run, "final stage must run install-deps --runtime")
 ci = open(src("scripts", "test")).read()
 check("scripts/install-deps" in ci and "scripts/build" in ci, "scripts/test no longer uses install-deps/build")
