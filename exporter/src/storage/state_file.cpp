@@ -432,11 +432,17 @@ StateFile::StateFile(std::string directory)
 StateFile::Loaded StateFile::Load() {
   std::ifstream in(path_, std::ios::binary);
   if (!in) return {"none", std::nullopt, ""};
-  std::stringstream buf;
-  buf << in.rdbuf();
   std::string error;
   int version = 0;
-  auto state = DecodeState(buf.str(), error, &version);
+  std::optional<MetricsState> state;
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) > kMaxStateFileBytes) {
+    error = "larger than " + std::to_string(kMaxStateFileBytes) + " bytes";
+  } else {
+    std::stringstream buf;
+    buf << in.rdbuf();
+    state = DecodeState(buf.str(), error, &version);
+  }
   if (state) return {"restored", std::move(state), "", version};
   const std::string moved = SetAside("corrupt");
   return {"corrupt", std::nullopt, error + "; moved to " + moved, 0};

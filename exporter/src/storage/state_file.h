@@ -4,6 +4,7 @@
 // (temporary file, fsync, rename, fsync of the directory); guarded by a format
 // version and a CRC-32 so that a torn or corrupt file is detected, set aside and
 // never loaded.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,7 @@ inline constexpr double kMaxStateCount = 9007199254740992.0;  // 2^53: above it 
 inline constexpr std::size_t kMaxStateLabelValueBytes = 1024;  // label values, sanitised as when recorded
 inline constexpr std::size_t kMaxStateEntries = 10'000'000;     // per list or map
 inline constexpr std::size_t kMaxStateBuckets = 1000;           // per histogram
+inline constexpr std::uint64_t kMaxStateFileBytes = 1ULL << 30;  // read whole into memory at start
 
 std::string EncodeState(const MetricsState& state);
 // nullopt with `error` set (naming the field and why) when the bytes are not a
