@@ -201,8 +201,11 @@ int main(int argc, char** argv) {
       Log(LogLevel::kInfo, "shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
       break;
     }
-    // Stop intake first, then serve nothing more.
-    if (udp) udp->Stop();
+    // Stop intake first (the UDP socket is drained: what was queued is counted), then serve nothing more.
+    if (udp) {
+      udp->Stop();
+      Log(LogLevel::kInfo, "udp intake stopped; queued datagrams drained", {{"datagrams", std::to_string(udp->drained())}});
+    }
     if (ingest) ingest->Stop();
     web.Stop();
     // Everything accepted is in the final checkpoint: intake stopped above.

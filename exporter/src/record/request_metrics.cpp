@@ -406,8 +406,9 @@ RequestMetricsState RequestMetrics::Snapshot() const {
     }
 
     // Events held back until this label set's first scrape are part of the state.
-    auto hist = [&](std::size_t i) -> HistogramState& {
-      return s.histogram_sets[hit->second].by_name[std::string(kRequestHistogramNames[i])];
+    const std::size_t hist_at = hit->second;  // (clang 14 cannot capture a structured binding)
+    auto hist = [&s, hist_at](std::size_t i) -> HistogramState& {
+      return s.histogram_sets[hist_at].by_name[std::string(kRequestHistogramNames[i])];
     };
     for (const Observation& obs : set->pending) {
       r.count += 1;
