@@ -95,6 +95,7 @@ int main(int argc, char** argv) {
     std::optional<Checkpointer> checkpointer;
     if (!flags.storage_path.empty()) {
       state_file.emplace(flags.storage_path);
+      state_file->Open();  // throws, naming the flag: not creatable, not writable, in use
       StateFile::Loaded loaded = state_file->Load();
       std::string result = loaded.result;
       if (loaded.state) {

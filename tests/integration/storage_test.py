@@ -17,6 +17,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from exporter_process import Exporter, total, value  # noqa: E402
 from http_client import http  # noqa: E402
+from processes import Process  # noqa: E402
 
 SOURCE_DIR = os.environ["SOURCE_DIR"]
 BINARY = os.environ["EXPORTER_BINARY"]
@@ -114,6 +115,86 @@ class BatchCheckpointTest(StorageCase):
             self.assertGreater(n, 0)
             self.assertEqual(n % self.BATCH, 0, "a checkpoint held %d events: part of a batch" % n)
             self.assertEqual(b.stop(), 0)
+
+
+class SharedStorageTest(StorageCase):
+    def test_a_second_instance_on_the_same_directory_refuses_to_start(self):
+        a = self.exporter()
+        self.assertEqual(a.post(json.dumps([event(i) for i in range(10)]))[0], 202)
+        b = self.exporter(start=False)  # other ports, same directory
+        proc = Process("second", b.args(), b.log_path)
+        self.assertEqual(proc.wait(timeout=10), 1)
+        log = b.read_log()
+        self.assertIn("--storage.path=" + self.dir, log)
+        self.assertIn("in use by another llm-cost-exporter (pid %d)" % a.proc.pid, log)
+        # The first one is untouched and writes its state alone.
+        self.assertEqual(total(a.settle(), "llm_requests_total"), 10)
+        self.assertEqual(a.stop(), 0)
+        c = self.exporter(ports_from=a)  # the lock is free again
+        self.assertEqual(total(c.scrape(), "llm_requests_total"), 10)
+        self.assertEqual(value(c.scrape(), "llm_exporter_state_loads_total", result="restored"), 1)
+
+    def test_a_planted_temporary_file_symlink_is_never_followed(self):
+        target = os.path.join(tempfile.mkdtemp(prefix="llm-target-"), "precious")
+        self.addCleanup(shutil.rmtree, os.path.dirname(target), True)
+        with open(target, "w") as f:
+            f.write("precious")
+        os.symlink(target, os.path.join(self.dir, "llm-cost-exporter.state.tmp"))
+        a = self.exporter("--storage.checkpoint-interval=100ms")
+        a.post(json.dumps([event(i) for i in range(5)]))
+        time.sleep(0.5)
+        self.assertEqual(a.stop(), 0)
+        with open(target) as f:
+            self.assertEqual(f.read(), "precious")
+        self.assertFalse(os.path.islink(os.path.join(self.dir, "llm-cost-exporter.state")))
+        self.assertEqual([n for n in os.listdir(self.dir) if ".tmp" in n], [])
+        b = self.exporter(ports_from=a)
+        self.assertEqual(total(b.scrape(), "llm_requests_total"), 5)
+
+
+class StoragePathTest(StorageCase):
+    """--storage.path is created with its parents and must be writable; otherwise the
+    exporter refuses to start, naming the flag and the reason."""
+
+    def refused(self, path, expected_reason, unprivileged=False):
+        e = Exporter(BINARY, PRICES, None, ["--storage.path=" + path])
+        self.addCleanup(e.close)
+        argv = e.args()
+        if unprivileged and os.geteuid() == 0:
+            # root writes anywhere: run as nobody so the permission bits apply.
+            argv = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] + argv
+        proc = Process("exporter", argv, e.log_path)
+        self.assertEqual(proc.wait(timeout=10), 1, e.read_log())
+        log = e.read_log()
+        self.assertIn('msg="cannot start"', log)
+        self.assertIn("--storage.path=" + path + ": " + expected_reason, log)
+        self.assertNotIn("started", log)
+
+    def test_missing_parents_are_created(self):
+        path = os.path.join(self.dir, "a", "b", "c")
+        e = self.exporter_at(path)
+        e.post(json.dumps([event(1)]))
+        self.assertEqual(e.stop(), 0)
+        self.assertTrue(os.path.isfile(os.path.join(path, "llm-cost-exporter.state")))
+
+    def exporter_at(self, path):
+        e = Exporter(BINARY, PRICES, None, ["--storage.path=" + path]).start()
+        self.addCleanup(e.close)
+        return e
+
+    def test_a_file_in_the_way_is_refused(self):
+        f = os.path.join(self.dir, "file")
+        open(f, "w").close()
+        self.refused(f, "exists and is not a directory")
+        self.refused(os.path.join(f, "sub"), "cannot create the directory")
+
+    def test_a_read_only_directory_is_refused(self):
+        os.chmod(self.dir, 0o755)  # others may enter...
+        ro = os.path.join(self.dir, "ro")
+        os.mkdir(ro)
+        os.chmod(ro, 0o555)  # ...but nobody may write here
+        self.refused(ro, "not writable", unprivileged=True)
+        self.refused(os.path.join(ro, "sub"), "cannot create the directory", unprivileged=True)
 
 
 if __name__ == "__main__":
