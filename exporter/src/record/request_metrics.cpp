@@ -51,6 +51,7 @@ RequestMetrics::RequestMetrics(prometheus::Registry& registry, const ExporterCon
                                ExporterMetrics& exporter_metrics)
     : exporter_metrics_(exporter_metrics),
       attribution_labels_(config.attribution_labels),
+      max_label_sets_(config.max_label_sets),
       requests_(prometheus::BuildCounter()
                     .Name("llm_requests_total")
                     .Help("LLM API requests seen, by status.")
@@ -152,7 +153,7 @@ RequestMetrics::RawRoute RequestMetrics::Route(const UsageEvent& event, const Re
   }
   std::string key = GroupKey(values);
   key += RequestStatusName(event.status);
-  route.set = &FindOrCreate(values, event.status, key);
+  route.set = &FindOrCreate(values, event.status, key, &route.folded);
   if (cacheable) {
     std::unique_lock lock(sets_mu_);
     if (routes_.size() < kMaxRawKeys) routes_.emplace(raw, route);
@@ -168,6 +169,10 @@ void RequestMetrics::Record(const UsageEvent& event, const RequestCost& cost) {
                               : bit == 1 ? model_guard_
                                          : *attribution_guards_[static_cast<std::size_t>(bit - 2)];
     exporter_metrics_.LabelOverflow(guard.name());
+  }
+  if (route.folded) {
+    static const std::string kCap(kLabelSetsCap);
+    exporter_metrics_.LabelOverflow(kCap);
   }
   SeriesSet& set = *route.set;
   // The model name is in the route; only the amounts are kept.
@@ -189,13 +194,20 @@ void RequestMetrics::Record(const UsageEvent& event, const RequestCost& cost) {
 }
 
 RequestMetrics::SeriesSet& RequestMetrics::FindOrCreate(const std::vector<std::string>& values,
-                                                        RequestStatus status, const std::string& key) {
+                                                        RequestStatus status, const std::string& key,
+                                                        bool* folded) {
   {
     std::shared_lock lock(sets_mu_);
     if (auto it = sets_.find(key); it != sets_.end()) return *it->second;
   }
   std::unique_lock lock(sets_mu_);
   if (auto it = sets_.find(key); it != sets_.end()) return *it->second;
+  if (folded != nullptr && sets_.size() >= max_label_sets_) {
+    *folded = true;
+    lock.unlock();
+    const std::vector<std::string> overflow(values.size(), std::string(kOverflowValue));
+    return FindOrCreate(overflow, status, GroupKey(overflow) + std::string(RequestStatusName(status)));
+  }
 
   std::map<std::string, std::string> labels{{"provider", values[0]}, {"model", values[1]}};
   for (std::size_t i = 0; i < attribution_labels_.size(); ++i) labels[attribution_labels_[i]] = values[2 + i];
