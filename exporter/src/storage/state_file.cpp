@@ -135,6 +135,15 @@ class Reader {
     for (const auto& [name, value] : Object(j, path).items()) out[Name(name, path)] = Count(value, path + "." + name);
     return out;
   }
+  // Counts keyed by a label value (label_overflow: the `label` label's values,
+  // which include "__label_sets__" for the global cap).
+  static std::map<std::string, double> WholeCountsByValue(const json& j, const std::string& path) {
+    std::map<std::string, double> out;
+    for (const auto& [key, value] : Object(j, path).items()) {
+      out[LabelValue(json(key), path)] = WholeCount(value, path + "." + key.substr(0, 64));
+    }
+    return out;
+  }
   static std::map<std::string, double> WholeCounts(const json& j, const std::string& path) {
     std::map<std::string, double> out;
     for (const auto& [name, value] : Object(j, path).items()) out[Name(name, path)] = WholeCount(value, path + "." + name);
@@ -220,7 +229,7 @@ MetricsState FromJsonV2(const json& j) {
       out[R::Name(transport, path)] = R::WholeCounts(counts, path + "." + transport);
     }
   }
-  s.exporter.label_overflow = R::WholeCounts(R::At(e, "exporter", "label_overflow"), "exporter.label_overflow");
+  s.exporter.label_overflow = R::WholeCountsByValue(R::At(e, "exporter", "label_overflow"), "exporter.label_overflow");
   s.exporter.udp_receive_dropped = R::WholeCount(R::At(e, "exporter", "udp_receive_dropped"), "exporter.udp_receive_dropped");
   return s;
 }
@@ -342,7 +351,7 @@ MetricsState FromJsonV1(const json& j) {
     s.exporter.events[tn] = V1Named(events[t], kV1EventResults, "exporter.events[" + std::to_string(t) + "]", true);
     s.exporter.rejected[tn] = V1Named(rejected[t], kV1RejectReasons, "exporter.rejected[" + std::to_string(t) + "]", true);
   }
-  s.exporter.label_overflow = R::WholeCounts(R::At(e, "exporter", "label_overflow"), "exporter.label_overflow");
+  s.exporter.label_overflow = R::WholeCountsByValue(R::At(e, "exporter", "label_overflow"), "exporter.label_overflow");
   return s;  // v1 did not persist the UDP kernel drop counter
 }
 
