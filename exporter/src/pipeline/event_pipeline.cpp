@@ -22,6 +22,23 @@ std::int64_t NowMs() {
       .count();
 }
 
+// What an operator can do about an unpriced request, by reason: only an unknown
+// model is fixed by adding it to the price file.
+std::string_view UnpricedHint(UnpricedReason reason) {
+  switch (reason) {
+    case UnpricedReason::kUnknownModel:
+      return "the model is not in the price file: add it there (then SIGHUP or POST /-/reload)";
+    case UnpricedReason::kNoTierPrice:
+      return "the service tier (e.g. priority) has no public per-token price: never guessed; report cost_usd";
+    case UnpricedReason::kUnsupportedOption:
+      return "the model's price entry cannot price this option (speed, US-only inference, batch with fast): "
+             "add the factor to its entry if Anthropic publishes one, or report cost_usd";
+    case UnpricedReason::kNone:
+      break;
+  }
+  return "";
+}
+
 }  // namespace
 
 EventPipeline::EventPipeline(EventParser parser, PriceBook& prices, RequestMetrics& request_metrics,
@@ -141,10 +158,11 @@ void EventPipeline::NoteUnpriced(const RequestCost& cost, const UsageEvent& even
     std::lock_guard lock(unpriced_mu_);
     if (unpriced_logged_.size() >= kMaxUnpricedLogged || !unpriced_logged_.insert(key).second) return;
   }
-  Log(LogLevel::kWarn, "request not priced; cost not recorded (add the model to the price file)",
+  Log(LogLevel::kWarn, "request not priced; cost not recorded",
       {{"provider", SanitizeLabelValue(event.provider, 64)},
        {"model", SanitizeLabelValue(cost.model, 128)},
-       {"reason", std::string(UnpricedReasonName(cost.unpriced))}});
+       {"reason", std::string(UnpricedReasonName(cost.unpriced))},
+       {"hint", std::string(UnpricedHint(cost.unpriced))}});
 }
 
 }  // namespace llmcost
