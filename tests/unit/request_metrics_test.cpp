@@ -67,6 +67,7 @@ class RequestMetricsTest : public testing::Test {
     e.labels = {{"feature", "chat"}, {"tenant", tenant}};
     RequestCost c;
     c.model = "claude-haiku-4-5";
+    c.tokens = e.tokens;
     c.billed = input_cost > 0;
     c[CostType::kInput] = input_cost;
     metrics_->Record(e, c);

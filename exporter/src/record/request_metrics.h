@@ -77,7 +77,8 @@ class RequestMetrics {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
 
-  RawRoute Route(const UsageEvent& event, const RequestCost& cost);
+  RawRoute Route(const UsageEvent& event, std::string_view model);
+  void RecordObservation(const UsageEvent& event, std::string_view model, Observation obs);
   std::string_view AttributionValue(const UsageEvent& event, std::size_t i) const;
   SeriesSet& FindOrCreate(const std::vector<std::string>& values, RequestStatus status, const std::string& key);
   static std::string GroupKey(const std::vector<std::string>& values);

@@ -66,8 +66,9 @@ json ToJson(const MetricsState& s) {
 
 template <typename T, std::size_t N>
 void ReadArray(const json& j, std::array<T, N>& out) {
-  if (!j.is_array() || j.size() != N) throw std::runtime_error("array of wrong size");
-  for (std::size_t i = 0; i < N; ++i) out[i] = j[i].get<T>();
+  // Shorter is an older build's file: enums only grow at the end, the rest stays zero.
+  if (!j.is_array() || j.size() > N) throw std::runtime_error("array of wrong size");
+  for (std::size_t i = 0; i < j.size(); ++i) out[i] = j[i].get<T>();
 }
 
 MetricsState FromJson(const json& j) {
