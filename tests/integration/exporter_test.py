@@ -100,10 +100,13 @@ class ExporterIntegrationTest(unittest.TestCase):
         self.assertEqual(value(s, "llm_tokens_total", **agent, token_type="cache_write_1h"), 30)
 
         # Cost by type, computed from the per-million rates.
-        expect_input = cost("claude-sonnet-4-5", input=1247 + 1000) + cost("claude-sonnet-4-5", input=2000) / 2
+        # The us. Bedrock profile is a regional endpoint: +10% for the 4.5 generation on.
+        expect_input = (cost("claude-sonnet-4-5", input=1247) + 1.1 * cost("claude-sonnet-4-5", input=1000) +
+                        cost("claude-sonnet-4-5", input=2000) / 2)
         self.assertAlmostEqual(value(s, "llm_cost_usd_total", **chat, cost_type="input"), expect_input, places=12)
         self.assertAlmostEqual(value(s, "llm_cost_usd_total", **chat, cost_type="output"),
-                               cost("claude-sonnet-4-5", output=612 + 100), places=12)
+                               cost("claude-sonnet-4-5", output=612) + 1.1 * cost("claude-sonnet-4-5", output=100),
+                               places=12)
         self.assertAlmostEqual(value(s, "llm_cost_usd_total", **chat, cost_type="cache_read"),
                                cost("claude-sonnet-4-5", cache_read=28430), places=12)
         self.assertAlmostEqual(value(s, "llm_cost_usd_total", **chat, cost_type="cache_write_1h"),
