@@ -97,7 +97,10 @@ TEST(StateFile, SnapshotRestoreReproducesEveryValueIncludingUnscrapedEvents) {
   auto decoded = DecodeState(EncodeState(state), error);
   ASSERT_TRUE(decoded) << error;
   World after;
-  ASSERT_EQ(after.pipeline.Restore(*decoded), "");
+  const RestoreReport report = after.pipeline.Restore(*decoded);
+  ASSERT_EQ(report.incompatible, "");
+  ASSERT_EQ(report.note, "");
+  ASSERT_TRUE(report.skipped.empty());
   EXPECT_EQ(Comparable(after.exposition.Render()), expected);
   // Remembered ids survive: a retry of r1 is not counted again.
   const auto retry = after.pipeline.Ingest(R"({"model":"claude-sonnet-4-5","request_id":"r1"})", Transport::kHttp);
@@ -116,10 +119,10 @@ TEST(StateFile, DetectsCorruptionTruncationAndOtherVersions) {
   EXPECT_EQ(error, "checksum mismatch");
   EXPECT_FALSE(DecodeState(bytes.substr(0, bytes.size() - 7), error));
   EXPECT_NE(error.find("truncated"), std::string::npos) << error;
-  std::string v2 = bytes;
-  v2.replace(v2.find(" 1 "), 3, " 2 ");
-  EXPECT_FALSE(DecodeState(v2, error));
-  EXPECT_NE(error.find("format version 2"), std::string::npos) << error;
+  std::string v3 = bytes;
+  v3.replace(v3.find(" 2 "), 3, " 3 ");
+  EXPECT_FALSE(DecodeState(v3, error));
+  EXPECT_NE(error.find("format version 3"), std::string::npos) << error;
   EXPECT_FALSE(DecodeState("", error));
   EXPECT_FALSE(DecodeState("garbage\n{}", error));
 }
@@ -137,7 +140,7 @@ TEST(StateFile, SavesAtomicallyAndSetsCorruptFilesAside) {
   ASSERT_EQ(loaded.result, "restored");
   EXPECT_EQ(loaded.state->requests.requests.size(), w.pipeline.Snapshot().requests.requests.size());
 
-  std::ofstream(file.path(), std::ios::trunc) << "LLMCOSTSTATE 1 00000000 5 0\n{}{}x";
+  std::ofstream(file.path(), std::ios::trunc) << "LLMCOSTSTATE 2 00000000 5 0\n{}{}x";
   loaded = file.Load();
   EXPECT_EQ(loaded.result, "corrupt");
   EXPECT_FALSE(std::filesystem::exists(file.path()));  // moved aside, never loaded again
@@ -151,9 +154,9 @@ TEST(StateFile, RefusesStateOfOtherLabels) {
   World w;
   w.pipeline.Ingest(kEvents, Transport::kHttp);
   MetricsState state = w.pipeline.Snapshot();
-  state.requests.attribution_labels = {"feature", "customer"};
+  state.requests.groups[0].labels["customer"] = "x";  // a label this configuration does not have
   World other;
-  EXPECT_NE(other.pipeline.Restore(state).find("other attribution labels"), std::string::npos);
+  EXPECT_NE(other.pipeline.Restore(state).incompatible.find("label 'customer'"), std::string::npos);
   EXPECT_EQ(other.requests.label_sets(), 0u);
 }
 

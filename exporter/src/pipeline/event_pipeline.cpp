@@ -109,13 +109,15 @@ MetricsState EventPipeline::Snapshot() const {
   return state;
 }
 
-std::string EventPipeline::Restore(const MetricsState& state) {
+RestoreReport EventPipeline::Restore(const MetricsState& state) {
   std::unique_lock lock(record_mu_);
-  std::string note = request_metrics_.Restore(state.requests);
-  if (!note.empty() && note.rfind("partial:", 0) != 0) return note;  // nothing was restored
-  exporter_metrics_.Restore(state.exporter);
+  RestoreReport report;
+  request_metrics_.Restore(state.requests, report);
+  if (!report.incompatible.empty()) return report;  // nothing was restored
+  exporter_metrics_.Restore(state.exporter, report);
+  exporter_metrics_.StateEntriesSkipped(report);
   if (request_ids_ != nullptr) request_ids_->Restore(state.request_ids, UnixSeconds());
-  return note;
+  return report;
 }
 
 void EventPipeline::CountRejection(Transport transport, const EventError& error) {

@@ -57,8 +57,8 @@ class EventPipeline {
   // An event-consistent copy of every counter, histogram and remembered request id:
   // recording pauses while it is taken (milliseconds), so no event is half in it.
   MetricsState Snapshot() const;
-  // Returns "" or why (part of) the state could not be restored; see RequestMetrics::Restore.
-  std::string Restore(const MetricsState& state);
+  // What was and was not restored; see RequestMetrics::Restore and RestoreReport.
+  RestoreReport Restore(const MetricsState& state);
 
  private:
   void CountRejection(Transport transport, const EventError& error);

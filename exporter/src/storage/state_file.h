@@ -12,11 +12,22 @@
 
 namespace llmcost {
 
-inline constexpr int kStateFormatVersion = 1;
+// Format 2 stores every series by label name and every counter by its name (see
+// record/metrics_state.h); format 1 (up to commit a8c76fd) stored them by position
+// and is migrated on load. Files are always written in the current format.
+inline constexpr int kStateFormatVersion = 2;
+inline constexpr int kOldestStateFormatVersion = 1;
+
+// Bounds a state file must keep to be loaded (anything else is corrupt):
+inline constexpr double kMaxStateCount = 9007199254740992.0;  // 2^53: above it a double cannot count by 1
+inline constexpr std::size_t kMaxStateLabelValueBytes = 1024;  // label values, sanitised as when recorded
+inline constexpr std::size_t kMaxStateEntries = 10'000'000;     // per list or map
+inline constexpr std::size_t kMaxStateBuckets = 1000;           // per histogram
 
 std::string EncodeState(const MetricsState& state);
-// nullopt with `error` set when the bytes are not a valid state of this version.
-std::optional<MetricsState> DecodeState(std::string_view bytes, std::string& error);
+// nullopt with `error` set (naming the field and why) when the bytes are not a
+// valid state file of a format this build reads; `format_version` gets the format.
+std::optional<MetricsState> DecodeState(std::string_view bytes, std::string& error, int* format_version = nullptr);
 
 class StateFile {
  public:
@@ -26,6 +37,7 @@ class StateFile {
     std::string result;  // "none" (no file), "restored" (state set), "corrupt" (file set aside)
     std::optional<MetricsState> state;
     std::string detail;  // why it was corrupt, or where it was moved
+    int format_version = 0;  // of the file restored (1: migrated from positional)
   };
   Loaded Load();
 
