@@ -80,7 +80,9 @@ class RequestMetricsTest : public testing::Test {
   std::unique_ptr<Exposition> exposition_;
 };
 
-const Labels kAcme = {{"feature", "chat"}, {"model", "claude-haiku-4-5"}, {"provider", "anthropic"}, {"tenant", "acme"}};
+// A request defaults to first-party, standard tier: platform and service_tier say so.
+const Labels kAcme = {{"feature", "chat"},  {"model", "claude-haiku-4-5"}, {"provider", "anthropic"},
+                      {"tenant", "acme"},   {"platform", "anthropic"},     {"service_tier", "standard"}};
 const Labels kHist = {{"feature", "chat"}, {"model", "claude-haiku-4-5"}, {"provider", "anthropic"}};
 
 TEST_F(RequestMetricsTest, NewLabelSetIsExposedAtZeroBeforeItsFirstEvents) {

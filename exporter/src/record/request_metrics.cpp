@@ -121,7 +121,8 @@ std::string_view RequestMetrics::AttributionValue(const UsageEvent& event, std::
   return {};
 }
 
-RequestMetrics::RawRoute RequestMetrics::Route(const UsageEvent& event, std::string_view model) {
+RequestMetrics::RawRoute RequestMetrics::Route(const UsageEvent& event, const RequestCost& cost,
+                                               std::string_view model) {
   // The raw tuple, each value prefixed by its length so that no value can run into
   // the next; values too long to be worth remembering take the full path.
   thread_local std::string raw;
@@ -134,6 +135,8 @@ RequestMetrics::RawRoute RequestMetrics::Route(const UsageEvent& event, std::str
   };
   append(event.provider);
   append(model);
+  raw.push_back(static_cast<char>(cost.platform));
+  raw.push_back(static_cast<char>(cost.tier));
   for (std::size_t i = 0; i < attribution_labels_.size(); ++i) append(AttributionValue(event, i));
   raw.push_back(static_cast<char>(event.status));
   if (cacheable) {
@@ -141,10 +144,11 @@ RequestMetrics::RawRoute RequestMetrics::Route(const UsageEvent& event, std::str
     if (auto it = routes_.find(std::string_view(raw)); it != routes_.end()) return it->second;
   }
 
-  // values: provider, model, attribution labels in configured order.
+  // values: kRecordLabels (provider, model, platform, service_tier), then the
+  // attribution labels in configured order.
   RawRoute route;
   std::vector<std::string> values;
-  values.reserve(2 + attribution_labels_.size());
+  values.reserve(kFixedLabels + attribution_labels_.size());
   auto admit = [&](LabelGuard& guard, std::string_view value, std::size_t bit) {
     auto admitted = guard.Admit(value);
     if (admitted.overflowed) route.overflowed |= std::uint64_t{1} << bit;
@@ -152,6 +156,9 @@ RequestMetrics::RawRoute RequestMetrics::Route(const UsageEvent& event, std::str
   };
   admit(provider_guard_, event.provider, 0);
   admit(model_guard_, model, 1);
+  // Bounded enums: no guard needed.
+  values.emplace_back(PlatformName(cost.platform));
+  values.emplace_back(ServiceTierName(cost.tier));
   for (std::size_t i = 0; i < attribution_labels_.size(); ++i) {
     admit(*attribution_guards_[i], AttributionValue(event, i), 2 + i);
   }
@@ -171,15 +178,16 @@ void RequestMetrics::Record(const UsageEvent& event, const RequestCost& cost) {
   if (cost.billed) request_cost = cost.RequestTotal();
   Observation obs{cost.tokens, static_cast<const CostAmounts&>(cost), true, request_tokens, request_cost,
                   event.latency_seconds, event.ttft_seconds};
-  RecordObservation(event, cost.model, std::move(obs));
+  RecordObservation(event, cost, cost.model, std::move(obs));
   for (const CostPart& part : cost.others) {
-    RecordObservation(event, part.model,
+    RecordObservation(event, cost, part.model,
                       Observation{part.tokens, static_cast<const CostAmounts&>(part), false, {}, {}, {}, {}});
   }
 }
 
-void RequestMetrics::RecordObservation(const UsageEvent& event, std::string_view model, Observation obs) {
-  const RawRoute route = Route(event, model);
+void RequestMetrics::RecordObservation(const UsageEvent& event, const RequestCost& cost, std::string_view model,
+                                       Observation obs) {
+  const RawRoute route = Route(event, cost, model);
   for (std::uint64_t bits = route.overflowed; bits != 0; bits &= bits - 1) {
     const int bit = std::countr_zero(bits);
     const LabelGuard& guard = bit == 0   ? provider_guard_
@@ -213,8 +221,9 @@ RequestMetrics::SeriesSet& RequestMetrics::FindOrCreate(const std::vector<std::s
   std::unique_lock lock(sets_mu_);
   if (auto it = sets_.find(key); it != sets_.end()) return *it->second;
 
-  std::map<std::string, std::string> labels{{"provider", values[0]}, {"model", values[1]}};
-  for (std::size_t i = 0; i < attribution_labels_.size(); ++i) labels[attribution_labels_[i]] = values[2 + i];
+  std::map<std::string, std::string> labels;
+  for (std::size_t i = 0; i < kFixedLabels; ++i) labels[std::string(kRecordLabels[i].name)] = values[i];
+  for (std::size_t i = 0; i < attribution_labels_.size(); ++i) labels[attribution_labels_[i]] = values[kFixedLabels + i];
 
   auto set = std::make_unique<SeriesSet>();
   set->values = values;
@@ -239,7 +248,7 @@ RequestMetrics::SeriesSet& RequestMetrics::FindOrCreate(const std::vector<std::s
                                        {"reason", std::string(UnpricedReasonName(static_cast<UnpricedReason>(r)))}});
   }
 
-  const std::string& hist_value = values[2 + histogram_label_index_];
+  const std::string& hist_value = values[kFixedLabels + histogram_label_index_];
   const std::string hist_key = values[0] + kKeySeparator + values[1] + kKeySeparator + hist_value;
   auto& hist = histograms_[hist_key];
   if (!hist) {
@@ -560,7 +569,7 @@ void RequestMetrics::Restore(const RequestMetricsState& state, RestoreReport& re
       return it != u.labels.end() ? it->second : std::string(default_for(name));
     };
     const std::string reason = label("reason");
-    if (IndexOfName<UnpricedReason>(reason, 4, UnpricedReasonName, 1) < 0) {
+    if (IndexOfName<UnpricedReason>(reason, kUnpricedReasonCount, UnpricedReasonName, 1) < 0) {
       report.Unknown("unpriced_reason", reason);
       continue;
     }
