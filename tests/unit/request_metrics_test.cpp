@@ -156,3 +156,49 @@ TEST_F(RequestMetricsTest, StatusIsPartOfTheLabelSetButTokensAreShared) {
 
 }  // namespace
 }  // namespace llmcost
+
+namespace llmcost {
+namespace {
+
+// usage.iterations: the advisor's tokens and cost land under the advisor model, with
+// the request's platform and tier; the request (and its histograms) count once,
+// under the request's model.
+TEST_F(RequestMetricsTest, IterationCostsLandUnderTheBilledModelAndTheRequestCountsOnce) {
+  UsageEvent e;
+  e.model_id = "claude-haiku-4-5";
+  e.latency_seconds = 2;
+  e.labels = {{"feature", "chat"}, {"tenant", "acme"}};
+  RequestCost c;
+  c.model = "claude-haiku-4-5";
+  c.platform = Platform::kBedrock;
+  c.tier = ServiceTier::kBatch;
+  c.billed = true;
+  c.tokens[TokenType::kInput] = 1000;
+  c[CostType::kInput] = 500'000'000;  // $0.0005
+  CostPart advisor;
+  advisor.model = "claude-opus-4-6";
+  advisor.billed = true;
+  advisor.tokens[TokenType::kInput] = 4000;
+  advisor[CostType::kInput] = 20'000'000'000;  // $0.02
+  c.others.push_back(advisor);
+  for (int i = 0; i < 2; ++i) {
+    metrics_->Record(e, c);
+    exposition_->Render();  // the first scrape exposes the new sets at zero
+  }
+  const std::string text = exposition_->Render();
+  Labels haiku = With(With(kAcme, "platform", "bedrock"), "service_tier", "batch");
+  Labels opus = With(haiku, "model", "claude-opus-4-6");
+  EXPECT_EQ(Sample(text, "llm_requests_total", With(haiku, "status", "ok")), 2);
+  EXPECT_EQ(Sample(text, "llm_requests_total", With(opus, "status", "ok")), 0);
+  EXPECT_EQ(Sample(text, "llm_tokens_total", With(haiku, "token_type", "input")), 2000);
+  EXPECT_EQ(Sample(text, "llm_tokens_total", With(opus, "token_type", "input")), 8000);
+  EXPECT_DOUBLE_EQ(Sample(text, "llm_cost_usd_total", With(opus, "cost_type", "input")), 2 * 0.02);
+  EXPECT_DOUBLE_EQ(Sample(text, "llm_cost_usd_total", With(haiku, "cost_type", "input")), 2 * 0.0005);
+  // The whole request (both models) in the executor's cost histogram, once per request.
+  EXPECT_EQ(Sample(text, "llm_request_cost_usd_count", kHist), 2);
+  EXPECT_DOUBLE_EQ(Sample(text, "llm_request_cost_usd_sum", kHist), 2 * 0.0205);
+  EXPECT_EQ(Sample(text, "llm_request_input_tokens_sum", kHist), 2 * 5000);
+}
+
+}  // namespace
+}  // namespace llmcost
