@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
     std::optional<Checkpointer> checkpointer;
     if (!flags.storage_path.empty()) {
       state_file.emplace(flags.storage_path);
+      state_file->Open();  // throws, naming the flag: not creatable, not writable, in use
       StateFile::Loaded loaded = state_file->Load();
       std::string result = loaded.result;
       if (loaded.state) {
@@ -218,8 +219,11 @@ int main(int argc, char** argv) {
       Log(LogLevel::kInfo, "shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
       break;
     }
-    // Stop intake first, then serve nothing more.
-    if (udp) udp->Stop();
+    // Stop intake first (the UDP socket is drained: what was queued is counted), then serve nothing more.
+    if (udp) {
+      udp->Stop();
+      Log(LogLevel::kInfo, "udp intake stopped; queued datagrams drained", {{"datagrams", std::to_string(udp->drained())}});
+    }
     if (ingest) ingest->Stop();
     web.Stop();
     // Everything accepted is in the final checkpoint: intake stopped above.

@@ -89,5 +89,35 @@ class GoldenV1Test(unittest.TestCase):
         self.assertEqual(value(s, "llm_exporter_state_loads_total", result="restored"), 1)
 
 
+class InvalidFileTest(unittest.TestCase):
+    """CRC-valid files with one invalid field (invalid/, make_invalid.py): the exporter
+    always starts, sets the file aside, counts it as corrupt and names the field.
+    The release before format 2 crashed at every start on v1-events-empty.state."""
+
+    def test_every_invalid_file_is_set_aside_and_the_exporter_starts_empty(self):
+        invalid = os.path.join(os.path.dirname(os.path.abspath(__file__)), "invalid")
+        names = sorted(os.listdir(invalid))
+        self.assertGreaterEqual(len(names), 16)
+        events = load_events()
+        for name in names:
+            with self.subTest(name):
+                d = tempfile.mkdtemp(prefix="llm-invalid-")
+                self.addCleanup(shutil.rmtree, d, True)
+                shutil.copyfile(os.path.join(invalid, name), os.path.join(d, STATE))
+                e = Exporter(BINARY, PRICES, events["config"], ["--storage.path=" + d]).start()
+                try:
+                    s = e.scrape()
+                    self.assertEqual(value(s, "llm_exporter_state_loads_total", result="corrupt"), 1)
+                    self.assertEqual(sum(v for (n, _), v in s.items() if n == "llm_requests_total"), 0)
+                    self.assertIn("state file unreadable", e.read_log())
+                    self.assertNotIn("checksum", e.read_log())
+                    self.assertEqual([f for f in os.listdir(d) if ".corrupt-" in f] != [], True)
+                    self.assertEqual(e.stop(signal.SIGTERM), 0)
+                    with open(os.path.join(d, STATE), "rb") as f:  # a fresh, valid state replaces it
+                        self.assertTrue(f.readline().startswith(b"LLMCOSTSTATE 2 "))
+                finally:
+                    e.close()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -5,10 +5,14 @@
 // check of the golden file against its events is tests/state/upgrade_test.py.
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
+#include <zlib.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
+#include <functional>
 #include <sstream>
+#include <tuple>
 
 #include "pipeline/event_pipeline.h"
 #include "pipeline/request_id_window.h"
@@ -198,6 +202,93 @@ TEST(StateFormat, V2RoundTripIsExactAndStable) {
   const RestoreReport report = again.pipeline.Restore(*decoded);
   EXPECT_EQ(report.incompatible + report.note, "");
   EXPECT_EQ(Samples(again), Samples(w));
+}
+
+}  // namespace
+}  // namespace llmcost
+
+namespace llmcost {
+namespace {
+
+// tests/state/invalid: CRC-valid files with one bad field each (make_invalid.py).
+// Each must be refused naming the field; nothing of it loads.
+TEST(StateValidation, EveryCrcValidButInvalidFixtureIsRefusedNamingTheField) {
+  const std::map<std::string, std::string> field_of = {
+      {"events-empty", "exporter.events"},
+      {"count-1e308", "groups[0].tokens[0]"},
+      {"request-count-negative", "requests[0].count"},
+      {"cost-1e308", "groups[0].cost[1]"},
+      {"label-control-character", "requests[0].values[2]"},
+      {"label-too-long", "groups[0].values[3]"},
+      {"label-empty", "requests[0].values[0]"},
+      {"label-wrong-count", "groups[0].values"},
+      {"bucket-negative", "histogram_sets[0].histograms[0].buckets[0]"},
+      {"bucket-count-mismatch", "histogram_sets[0].histograms[1].buckets"},
+      {"bucket-fractional", "histogram_sets[0].histograms[2].buckets[0]"},
+      {"histogram-sum-negative", "histogram_sets[0].histograms[0].sum"},
+      {"bounds-unsorted", "bucket_bounds[0]"},
+      {"rejected-short", "exporter.rejected[1]"},
+      {"status-not-a-string", "requests[0].status"},
+      {"attribution-label-invalid", "attribution_labels"},
+  };
+  const std::string dir = std::string(LLM_COST_SOURCE_DIR) + "/tests/state/invalid/";
+  for (const auto& [name, field] : field_of) {
+    std::ifstream in(dir + "v1-" + name + ".state", std::ios::binary);
+    ASSERT_TRUE(in) << name;
+    std::stringstream buf;
+    buf << in.rdbuf();
+    std::string error;
+    EXPECT_FALSE(DecodeState(buf.str(), error)) << name;
+    EXPECT_NE(error.find(field + ":"), std::string::npos) << name << ": " << error;
+    EXPECT_EQ(error.find("checksum"), std::string::npos) << name << ": the fixture's CRC must be valid";
+  }
+}
+
+// The same checks on format 2, where the structure is by name.
+std::string Rewrap(const std::string& v2_bytes, const std::function<void(std::string&)>& edit) {
+  const auto nl = v2_bytes.find('\n');
+  unsigned long crc = 0;
+  std::size_t json_size = 0, ids = 0;
+  int version = 0;
+  char magic[16] = {};
+  std::sscanf(v2_bytes.substr(0, nl).c_str(), "%15s %d %lx %zu %zu", magic, &version, &crc, &json_size, &ids);
+  std::string json = v2_bytes.substr(nl + 1, json_size);
+  const std::string tail = v2_bytes.substr(nl + 1 + json_size);
+  edit(json);
+  const std::string body = json + tail;
+  char header[128];
+  std::snprintf(header, sizeof header, "LLMCOSTSTATE %d %08lx %zu %zu\n", version,
+                crc32(0L, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())), json.size(), ids);
+  return header + body;
+}
+
+TEST(StateValidation, FormatTwoFieldsAreCheckedToo) {
+  World w;
+  w.pipeline.Restore(DecodeGolden());
+  const std::string good = EncodeState(w.pipeline.Snapshot());
+  std::string error;
+  ASSERT_TRUE(DecodeState(Rewrap(good, [](std::string&) {}), error)) << error;
+  auto replace = [](std::string from, std::string to) {
+    return [from, to](std::string& j) {
+      const auto at = j.find(from);
+      ASSERT_NE(at, std::string::npos) << from;
+      j.replace(at, from.size(), to);
+    };
+  };
+  const std::vector<std::tuple<std::string, std::function<void(std::string&)>, std::string>> cases = {
+      {"events as an empty array", replace("\"events\":{", "\"events\":[],\"x\":{"), "exporter.events: not an object"},
+      {"a count of 1e308", replace("\"cache_read\":5000.0", "\"cache_read\":1e308"), "not a finite count"},
+      {"a negative count", replace("\"cache_read\":5000.0", "\"cache_read\":-1"), "not a finite count"},
+      {"a label value with a newline", replace("\"tenant\":\"acme\"", "\"tenant\":\"ac\\nme\""), "not a sanitised label value"},
+      {"an invalid label name", replace("\"tenant\":\"acme\"", "\"ten ant\":\"acme\""), "not a valid name"},
+      {"invalid UTF-8 in a value", replace("\"tenant\":\"acme\"", "\"tenant\":\"ac\\udc00me\""), ""},
+      {"the UDP drop counter negative", replace("\"udp_receive_dropped\":0.0", "\"udp_receive_dropped\":-2"),
+       "exporter.udp_receive_dropped"},
+  };
+  for (const auto& [what, edit, message] : cases) {
+    EXPECT_FALSE(DecodeState(Rewrap(good, edit), error)) << what;
+    EXPECT_NE(error.find(message), std::string::npos) << what << ": " << error;
+  }
 }
 
 }  // namespace

@@ -62,6 +62,11 @@ class EventPipeline {
 
  private:
   void CountRejection(Transport transport, const EventError& error);
+  // The same, by a caller that holds HoldForRecording() (holds never nest: a
+  // waiting snapshot would deadlock a second one).
+  void CountRejectionHeld(Transport transport, const EventError& error);
+  // Shared by everything that records; a snapshot takes record_mu_ exclusively.
+  std::shared_lock<std::shared_mutex> HoldForRecording() const;
   void NoteUnpriced(const CostPart& cost, const UsageEvent& event);
 
   EventParser parser_;
@@ -70,8 +75,9 @@ class EventPipeline {
   ExporterMetrics& exporter_metrics_;
   RequestIdWindow* request_ids_;
   EventTimeWindow window_;
-  // Shared by every event being recorded, exclusive for a snapshot.
+  // Shared by every batch being recorded, exclusive for a snapshot.
   mutable std::shared_mutex record_mu_;
+  mutable std::atomic<int> snapshots_waiting_{0};
 
   // Rejections are logged at most once per second per reason (a broken client
   // must not flood the log); the count in between is reported with the next line.

@@ -1,5 +1,7 @@
 #include "record/exporter_metrics.h"
 
+#include "record/label_guard.h"
+
 namespace llmcost {
 
 std::string_view TransportName(Transport t) { return t == Transport::kHttp ? "http" : "udp"; }
@@ -66,11 +68,14 @@ ExporterMetrics::ExporterMetrics(prometheus::Registry& registry, const ExporterC
 
   auto& overflow = prometheus::BuildCounter()
                        .Name("llm_exporter_label_overflow_total")
-                       .Help("Label values folded into __overflow__ because the label's cardinality cap was reached.")
+                       .Help("Events whose label values were folded into __overflow__ because a cardinality cap was "
+                             "reached: a label's own cap (label=<its name>) or the cap on label sets "
+                             "(label=__label_sets__).")
                        .Register(registry);
   std::vector<std::string> guarded = config.attribution_labels;
   guarded.push_back("model");
   guarded.push_back("provider");
+  guarded.emplace_back(kLabelSetsCap);
   for (const auto& label : guarded) overflow_[label] = &overflow.Add({{"label", label}});
 
   label_sets_ = &prometheus::BuildGauge()

@@ -56,6 +56,7 @@ RequestMetrics::RequestMetrics(prometheus::Registry& registry, const ExporterCon
                                ExporterMetrics& exporter_metrics)
     : exporter_metrics_(exporter_metrics),
       attribution_labels_(config.attribution_labels),
+      max_label_sets_(config.max_label_sets),
       requests_(prometheus::BuildCounter()
                     .Name("llm_requests_total")
                     .Help("LLM API requests seen, by status.")
@@ -164,7 +165,7 @@ RequestMetrics::RawRoute RequestMetrics::Route(const UsageEvent& event, const Re
   }
   std::string key = GroupKey(values);
   key += RequestStatusName(event.status);
-  route.set = &FindOrCreate(values, event.status, key);
+  route.set = &FindOrCreate(values, event.status, key, &route.folded);
   if (cacheable) {
     std::unique_lock lock(sets_mu_);
     if (routes_.size() < kMaxRawKeys) routes_.emplace(raw, route);
@@ -195,6 +196,10 @@ void RequestMetrics::RecordObservation(const UsageEvent& event, const RequestCos
                                          : *attribution_guards_[static_cast<std::size_t>(bit - 2)];
     exporter_metrics_.LabelOverflow(guard.name());
   }
+  if (route.folded) {
+    static const std::string kCap(kLabelSetsCap);
+    exporter_metrics_.LabelOverflow(kCap);
+  }
   SeriesSet& set = *route.set;
   if (!set.live.load(std::memory_order_acquire)) {
     std::lock_guard lock(set.pending_mu);
@@ -213,13 +218,20 @@ void RequestMetrics::RecordObservation(const UsageEvent& event, const RequestCos
 }
 
 RequestMetrics::SeriesSet& RequestMetrics::FindOrCreate(const std::vector<std::string>& values,
-                                                        RequestStatus status, const std::string& key) {
+                                                        RequestStatus status, const std::string& key,
+                                                        bool* folded) {
   {
     std::shared_lock lock(sets_mu_);
     if (auto it = sets_.find(key); it != sets_.end()) return *it->second;
   }
   std::unique_lock lock(sets_mu_);
   if (auto it = sets_.find(key); it != sets_.end()) return *it->second;
+  if (folded != nullptr && sets_.size() >= max_label_sets_) {
+    *folded = true;
+    lock.unlock();
+    const std::vector<std::string> overflow(values.size(), std::string(kOverflowValue));
+    return FindOrCreate(overflow, status, GroupKey(overflow) + std::string(RequestStatusName(status)));
+  }
 
   std::map<std::string, std::string> labels;
   for (std::size_t i = 0; i < kFixedLabels; ++i) labels[std::string(kRecordLabels[i].name)] = values[i];
@@ -432,8 +444,9 @@ RequestMetricsState RequestMetrics::Snapshot() const {
     }
 
     // Events held back until this label set's first scrape are part of the state.
-    auto hist = [&](std::size_t i) -> HistogramState& {
-      return s.histogram_sets[hit->second].by_name[std::string(kRequestHistogramNames[i])];
+    const std::size_t hist_at = hit->second;  // (clang 14 cannot capture a structured binding)
+    auto hist = [&s, hist_at](std::size_t i) -> HistogramState& {
+      return s.histogram_sets[hist_at].by_name[std::string(kRequestHistogramNames[i])];
     };
     for (const Observation& obs : set->pending) {
       if (obs.counts_request) r.count += 1;

@@ -3,6 +3,10 @@
 // request-level series. Each distinct label set (provider, model, attribution
 // labels, status) gets a SeriesSet of metric handles, found with one hash lookup.
 //
+// Each label's values are capped (LabelGuard), and so is the number of label sets
+// (config max_label_sets): past it, events of new label sets are counted in one set
+// whose provider, model and attribution values are all "__overflow__" (per status).
+//
 // New label sets are exposed at zero in one scrape before their first events are
 // applied: Prometheus cannot take an increase() over a series' first sample, so
 // without this the first request of every new tenant or model would be missing
@@ -23,6 +27,7 @@
 #include <vector>
 
 #include "config/exporter_config.h"
+#include "event/seeded_hash.h"
 #include "event/usage_event.h"
 #include "pricing/pricer.h"
 #include "record/exporter_metrics.h"
@@ -90,10 +95,13 @@ class RequestMetrics {
   struct RawRoute {
     SeriesSet* set = nullptr;
     std::uint64_t overflowed = 0;
+    bool folded = false;  // into the overflow label set, by the cap on label sets
   };
+  // Raw tuples are what clients send: hashed with the process's random key, so no
+  // client can pile them onto one bucket (docs/reliability.md, "Hash flooding").
   struct RawKeyHash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    std::size_t operator()(std::string_view s) const { return SeededHash(s); }
   };
 
   static constexpr std::size_t kFixedLabels = kRecordLabels.size();
@@ -102,13 +110,17 @@ class RequestMetrics {
   RawRoute Route(const UsageEvent& event, const RequestCost& cost, std::string_view model);
   void RecordObservation(const UsageEvent& event, const RequestCost& cost, std::string_view model, Observation obs);
   std::string_view AttributionValue(const UsageEvent& event, std::size_t i) const;
-  SeriesSet& FindOrCreate(const std::vector<std::string>& values, RequestStatus status, const std::string& key);
+  // With `folded`, a label set past max_label_sets_ is not created: the overflow set
+  // is returned and *folded set. Without (restoring), the cap does not apply.
+  SeriesSet& FindOrCreate(const std::vector<std::string>& values, RequestStatus status, const std::string& key,
+                          bool* folded = nullptr);
   static std::string GroupKey(const std::vector<std::string>& values);
   void Apply(SeriesSet& set, const Observation& obs);
 
   ExporterMetrics& exporter_metrics_;
   std::vector<std::string> attribution_labels_;
   std::size_t histogram_label_index_ = 0;
+  std::size_t max_label_sets_ = 0;
 
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Counter>& tokens_;

@@ -1,6 +1,7 @@
 #include "storage/state_file.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -15,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -133,6 +135,15 @@ class Reader {
     for (const auto& [name, value] : Object(j, path).items()) out[Name(name, path)] = Count(value, path + "." + name);
     return out;
   }
+  // Counts keyed by a label value (label_overflow: the `label` label's values,
+  // which include "__label_sets__" for the global cap).
+  static std::map<std::string, double> WholeCountsByValue(const json& j, const std::string& path) {
+    std::map<std::string, double> out;
+    for (const auto& [key, value] : Object(j, path).items()) {
+      out[LabelValue(json(key), path)] = WholeCount(value, path + "." + key.substr(0, 64));
+    }
+    return out;
+  }
   static std::map<std::string, double> WholeCounts(const json& j, const std::string& path) {
     std::map<std::string, double> out;
     for (const auto& [name, value] : Object(j, path).items()) out[Name(name, path)] = WholeCount(value, path + "." + name);
@@ -218,7 +229,7 @@ MetricsState FromJsonV2(const json& j) {
       out[R::Name(transport, path)] = R::WholeCounts(counts, path + "." + transport);
     }
   }
-  s.exporter.label_overflow = R::WholeCounts(R::At(e, "exporter", "label_overflow"), "exporter.label_overflow");
+  s.exporter.label_overflow = R::WholeCountsByValue(R::At(e, "exporter", "label_overflow"), "exporter.label_overflow");
   s.exporter.udp_receive_dropped = R::WholeCount(R::At(e, "exporter", "udp_receive_dropped"), "exporter.udp_receive_dropped");
   return s;
 }
@@ -340,7 +351,7 @@ MetricsState FromJsonV1(const json& j) {
     s.exporter.events[tn] = V1Named(events[t], kV1EventResults, "exporter.events[" + std::to_string(t) + "]", true);
     s.exporter.rejected[tn] = V1Named(rejected[t], kV1RejectReasons, "exporter.rejected[" + std::to_string(t) + "]", true);
   }
-  s.exporter.label_overflow = R::WholeCounts(R::At(e, "exporter", "label_overflow"), "exporter.label_overflow");
+  s.exporter.label_overflow = R::WholeCountsByValue(R::At(e, "exporter", "label_overflow"), "exporter.label_overflow");
   return s;  // v1 did not persist the UDP kernel drop counter
 }
 
@@ -429,14 +440,88 @@ std::optional<MetricsState> DecodeState(std::string_view bytes, std::string& err
 StateFile::StateFile(std::string directory)
     : directory_(std::move(directory)), path_(directory_ + "/llm-cost-exporter.state") {}
 
+StateFile::~StateFile() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
+
+void StateFile::Open() {
+  auto refuse = [&](const std::string& why) {
+    throw std::runtime_error("--storage.path=" + directory_ + ": " + why);
+  };
+  std::error_code ec;
+  if (std::filesystem::exists(directory_, ec) && !std::filesystem::is_directory(directory_, ec)) {
+    refuse("exists and is not a directory");
+  }
+  std::filesystem::create_directories(directory_, ec);  // with parents; mode from the umask
+  if (ec) refuse("cannot create the directory: " + ec.message());
+  if (!std::filesystem::is_directory(directory_, ec)) refuse("not a directory");
+
+  // One exporter per directory: two would overwrite each other's checkpoints.
+  const std::string lock_path = directory_ + "/llm-cost-exporter.lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0) refuse("not writable: cannot open " + lock_path + ": " + std::strerror(errno));
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char holder[32] = {};
+    const ssize_t n = ::pread(lock_fd_, holder, sizeof holder - 1, 0);
+    std::string pid = n > 0 ? std::string(holder, static_cast<std::size_t>(n)) : "";
+    pid.erase(pid.find_last_not_of(" \n") + 1);
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    if (err == EWOULDBLOCK) {
+      refuse("in use by another llm-cost-exporter" + (pid.empty() ? "" : " (pid " + pid + ")") +
+             "; each instance needs its own storage directory");
+    }
+    refuse("cannot lock " + lock_path + ": " + std::strerror(err));
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0) {
+    refuse("not writable: " + lock_path + ": " + std::strerror(errno));
+  }
+
+  // Temporary files left by a crash mid-checkpoint are ours (we hold the lock).
+  // unlink removes a planted symlink itself, never its target.
+  for (const auto& entry : std::filesystem::directory_iterator(directory_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("llm-cost-exporter.state.tmp", 0) == 0) ::unlink(entry.path().c_str());
+  }
+  // Prove now that checkpoints can be written, rather than at the first one.
+  std::string probe;
+  const int fd = CreateTemporary(probe);
+  if (fd < 0) refuse("not writable: cannot create a file in it: " + std::string(std::strerror(errno)));
+  const bool wrote = ::write(fd, "x", 1) == 1 && ::fsync(fd) == 0;
+  const int write_errno = errno;
+  ::close(fd);
+  ::unlink(probe.c_str());
+  if (!wrote) refuse("not writable: " + std::string(std::strerror(write_errno)));
+}
+
+int StateFile::CreateTemporary(std::string& name) {
+  // A name no other process uses, created exclusively and never through a
+  // symlink: a file planted at a predictable name is neither followed nor reused.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    name = path_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(temp_counter_++);
+    const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0 || errno != EEXIST) return fd;
+  }
+  errno = EEXIST;
+  return -1;
+}
+
 StateFile::Loaded StateFile::Load() {
   std::ifstream in(path_, std::ios::binary);
   if (!in) return {"none", std::nullopt, ""};
-  std::stringstream buf;
-  buf << in.rdbuf();
   std::string error;
   int version = 0;
-  auto state = DecodeState(buf.str(), error, &version);
+  std::optional<MetricsState> state;
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) > kMaxStateFileBytes) {
+    error = "larger than " + std::to_string(kMaxStateFileBytes) + " bytes";
+  } else {
+    std::stringstream buf;
+    buf << in.rdbuf();
+    state = DecodeState(buf.str(), error, &version);
+  }
   if (state) return {"restored", std::move(state), "", version};
   const std::string moved = SetAside("corrupt");
   return {"corrupt", std::nullopt, error + "; moved to " + moved, 0};
@@ -452,20 +537,28 @@ std::string StateFile::SetAside(const std::string& why) {
 }
 
 void StateFile::Save(const MetricsState& state) {
-  ::mkdir(directory_.c_str(), 0700);  // exists already in the common case
   const std::string data = EncodeState(state);
-  const std::string tmp = path_ + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) Fail("open", tmp);
+  std::string tmp;
+  const int fd = CreateTemporary(tmp);
+  if (fd < 0) Fail("create", tmp);
   try {
     WriteAll(fd, data, tmp);
     if (::fsync(fd) != 0) Fail("fsync", tmp);
+    if (::close(fd) != 0) {
+      ::unlink(tmp.c_str());
+      Fail("close", tmp);
+    }
   } catch (...) {
     ::close(fd);
+    ::unlink(tmp.c_str());
     throw;
   }
-  if (::close(fd) != 0) Fail("close", tmp);
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) Fail("rename", tmp);
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    errno = err;
+    Fail("rename", tmp);
+  }
   // The rename is durable only once the directory entry is.
   const int dir = ::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {
