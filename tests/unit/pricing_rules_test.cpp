@@ -216,6 +216,27 @@ TEST(PricingRules, CompactionBillsTheSumOfIterationsNotTheTopLevelToo) {
   EXPECT_NEAR(static_cast<double>(c.RequestTotal()) / 1e12, 1.13, 0.005);
 }
 
+TEST(PricingRules, EachIterationIsItsOwnSamplingStepForThePromptTier) {
+  // Haiku 5.5 compaction: the 180,000-token compaction step is above 100,000, the
+  // 23,000-token message step is not.
+  const auto c = Price(R"({"model":"claude-haiku-5-5","usage":{"input_tokens":23000,"output_tokens":1000,
+      "iterations":[{"type":"compaction","input_tokens":180000,"output_tokens":3500},
+                    {"type":"message","input_tokens":23000,"output_tokens":1000}]}})");
+  ExpectUsd(c.Total(), Usd(180'000, 0.50) + Usd(3'500, 2.50) + Usd(23'000, 0.10) + Usd(1'000, 0.50), "per step");
+  EXPECT_TRUE(c.long_context);
+  // One step that cannot be priced leaves its model unpriced, not partly priced.
+  const auto u = Price(R"({"model":"claude-fable-5-2","usage":{"iterations":[
+      {"type":"message","input_tokens":1000},{"type":"message","input_tokens":10,"cache_read_input_tokens":5}]}})");
+  EXPECT_FALSE(u.billed);
+  EXPECT_EQ(u.unpriced, UnpricedReason::kUnpublishedRate);
+  EXPECT_EQ(u.Total(), 0);
+  EXPECT_EQ(u.tokens[TokenType::kInput], 1010u);  // tokens are still counted
+  // Web search fees are charged once, on the request's own model.
+  const auto w = Price(R"({"model":"claude-sonnet-4-6","usage":{"server_tool_use":{"web_search_requests":2},
+      "iterations":[{"type":"message","input_tokens":100},{"type":"message","input_tokens":100}]}})");
+  ExpectUsd(w.Total(), Usd(200, 3) + 2 * 10.0L / 1000, "web search once");
+}
+
 TEST(PricingRules, AdvisorIterationsAreBilledAtTheAdvisorModelUnderItsOwnName) {
   const auto c = Price(R"({"model":"claude-sonnet-4-6","usage":{"input_tokens":3000,"output_tokens":600,
       "iterations":[{"type":"message","input_tokens":1200,"output_tokens":150},

@@ -1,6 +1,7 @@
 #include "pricing/pricer.h"
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
 
 namespace llmcost {
@@ -162,11 +163,15 @@ RequestCost PriceRequest(const UsageEvent& event, const PriceTable& table, std::
   cost.regional = endpoint == Endpoint::kRegional &&
                   (cost.platform == Platform::kBedrock || cost.platform == Platform::kVertex);
 
-  // Tokens by billed model, in first-seen order; the request's model first.
+  // Tokens by billed model, in first-seen order; the request's model first. Each
+  // iteration is its own sampling step: priced alone (its own prompt-length tier),
+  // then added to its model's part.
+  std::vector<std::pair<CostPart*, const UsageIteration*>> steps;
   if (event.iterations.empty()) {
     cost.tokens = event.tokens;
     cost.iterations = {"request"};
   } else {
+    cost.others.reserve(event.iterations.size());  // parts are pointed at below
     for (const UsageIteration& it : event.iterations) {
       const std::string model = it.model_id.empty() ? cost.model : table.ResolveModel(it.model_id);
       CostPart* part = model == cost.model ? static_cast<CostPart*>(&cost) : nullptr;
@@ -180,6 +185,7 @@ RequestCost PriceRequest(const UsageEvent& event, const PriceTable& table, std::
       }
       Add(part->tokens, it.tokens);
       part->iterations.push_back(it.type);
+      steps.emplace_back(part, &it);
     }
   }
 
@@ -192,8 +198,48 @@ RequestCost PriceRequest(const UsageEvent& event, const PriceTable& table, std::
   if (event.status != RequestStatus::kOk) return cost;  // failed requests are not billed
 
   const Options options{event, table, cost.platform, cost.regional, cost.priced_at_unix};
-  PricePart(cost, options, event.web_search_requests);
-  for (auto& other : cost.others) PricePart(other, options, 0);
+  if (steps.empty()) {
+    PricePart(cost, options, event.web_search_requests);
+  } else {
+    // A part is billed only if every one of its steps is: never a partial cost.
+    std::vector<CostPart*> started;
+    for (const auto& [part, it] : steps) {
+      CostPart step;
+      step.model = part->model;
+      step.tokens = it->tokens;
+      PricePart(step, options, 0);
+      const bool first = std::find(started.begin(), started.end(), part) == started.end();
+      if (first) {
+        started.push_back(part);
+        part->billed = true;
+        part->applied = step.applied;
+      }
+      if (!step.billed) {
+        if (part->unpriced == UnpricedReason::kNone) part->unpriced = step.unpriced;
+        part->billed = false;
+        continue;
+      }
+      for (std::size_t c = 0; c < kCostTypeCount; ++c) part->by_type[c] += step.by_type[c];
+      part->cache_savings += step.cache_savings;
+      part->cache_write_premium += step.cache_write_premium;
+      part->long_context = part->long_context || step.long_context;
+      if (step.applied.prompt_tier > part->applied.prompt_tier) part->applied.prompt_tier = step.applied.prompt_tier;
+      part->applied.prompt_tokens = std::max(part->applied.prompt_tokens, step.applied.prompt_tokens);
+    }
+    // Web search is a per-use fee of the request, charged on its own model.
+    if (std::find(started.begin(), started.end(), &cost) == started.end()) {
+      // No iteration of the request's own model: its fees alone (no tokens).
+      PricePart(cost, options, event.web_search_requests);
+    } else if (cost.billed) {
+      cost[CostType::kWebSearch] = Times(event.web_search_requests, table.web_search_per_request());
+    }
+    for (CostPart* part : started) {
+      if (part->billed) continue;
+      const UnpricedReason why = part->unpriced;
+      static_cast<CostAmounts&>(*part) = CostAmounts{};  // nothing partial is recorded
+      part->unpriced = why;
+    }
+  }
   // A fallback credit lowers the bill by an amount that is not published: the
   // recorded cost is an upper bound, and the request is counted as not exact.
   if (event.fallback_credits > 0 && cost.unpriced == UnpricedReason::kNone) {
