@@ -71,6 +71,26 @@ class IterationsEndToEnd(unittest.TestCase):
         self.assertAlmostEqual(value(s, "llm_request_cost_usd_sum", provider="anthropic", model="claude-sonnet-4-6",
                                      feature="unknown"), ADVISOR_EXECUTOR + ADVISOR_ADVISOR, places=12)
 
+    def test_dated_rates_and_the_event_time_window_through_ingest(self):
+        e = Exporter(BINARY, PRICES, None, ["--ingest.max-event-age=2000d"]  # keeps 2026-10 accepted for years; 2020 stays too old).start()
+        self.addCleanup(e.close)
+        ev = {"model": "claude-sonnet-5-5", "usage": {"cache_read_input_tokens": 1000000}}
+        status, body = e.post(json.dumps([dict(ev, ts="2026-10-06T12:00:00Z", labels={"feature": "before"}),
+                                          dict(ev, ts=1791374400, labels={"feature": "after"}),  # 2026-10-07T12:00Z
+                                          dict(ev, ts="2020-01-01T00:00:00Z"),
+                                          dict(ev, ts="2999-01-01T00:00:00Z")]))
+        self.assertEqual((status, body["accepted"]), (202, 2), body)
+        self.assertEqual([x["reason"] for x in body["errors"]], ["too_old", "in_future"])
+        self.assertEqual([x["field"] for x in body["errors"]], ["ts", "ts"])
+        s = e.settle(lambda s: total(s, "llm_requests_total") == 2)
+        self.assertAlmostEqual(total(s, "llm_cost_usd_total", feature="before"), 1000000 * 0.20 / 1e6, places=12)
+        self.assertAlmostEqual(total(s, "llm_cost_usd_total", feature="after"), 1000000 * 0.10 / 1e6, places=12)
+        self.assertEqual(value(s, "llm_exporter_events_rejected_total", transport="http", reason="too_old"), 1)
+        self.assertEqual(value(s, "llm_exporter_events_rejected_total", transport="http", reason="in_future"), 1)
+        # A table from --pricing.file says so.
+        self.assertEqual(value(s, "llm_exporter_pricing_info", as_of="2026-12-01", origin="file", file=PRICES,
+                               source="Anthropic pricing, model, fast-mode and data-residency pages (see each entry)"), 1)
+
     def test_price_command_matches_and_refuses_bad_input(self):
         rc, out, err = price([COMPACTION, ADVISOR])
         self.assertEqual(rc, 0, err)
