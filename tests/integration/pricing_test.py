@@ -72,7 +72,8 @@ class IterationsEndToEnd(unittest.TestCase):
                                      feature="unknown"), ADVISOR_EXECUTOR + ADVISOR_ADVISOR, places=12)
 
     def test_dated_rates_and_the_event_time_window_through_ingest(self):
-        e = Exporter(BINARY, PRICES, None, ["--ingest.max-event-age=2000d"]  # keeps 2026-10 accepted for years; 2020 stays too old).start()
+        # 2000 days keeps 2026-10 events accepted for years; 2020 stays too old.
+        e = Exporter(BINARY, PRICES, None, ["--ingest.max-event-age=2000d"]).start()
         self.addCleanup(e.close)
         ev = {"model": "claude-sonnet-5-5", "usage": {"cache_read_input_tokens": 1000000}}
         status, body = e.post(json.dumps([dict(ev, ts="2026-10-06T12:00:00Z", labels={"feature": "before"}),
