@@ -124,7 +124,7 @@ TEST(PriceTable, ShippedFileLoadsWithEveryEntryDatedAndSourced) {
   EXPECT_EQ(t->Find("anthropic", "claude-sonnet-4")->Latest().prompt_tiers.size(), 1u);
   EXPECT_TRUE(t->Find("anthropic", "claude-sonnet-4-6")->Latest().prompt_tiers.empty());
   EXPECT_EQ(t->Find("anthropic", "claude-haiku-5-5")->Latest().prompt_tiers.at(0).above_prompt_tokens, 100'000u);
-  for (const char* m : {"claude-opus-4-1", "claude-opus-4", "claude-3-opus", "claude-sonnet-4-5", "claude-3-5-sonnet"}) {
+  for (const char* m : {"claude-opus-4-1", "claude-opus-4", "claude-3-opus", "claude-sonnet-4-5"}) {
     EXPECT_FALSE(t->Find("anthropic", m)->retired.empty()) << m << " is retired on the first-party API";
   }
   EXPECT_EQ(t->Find("anthropic", "claude-mythos-5-2"), nullptr) << "no published price: must stay unpriced";
