@@ -68,6 +68,8 @@ IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, s
     } else {
       error = parser_.ParseInto(std::get<JsonValue>(items[i]), i, event);
     }
+    const std::int64_t now = UnixSeconds();
+    if (!error) error = CheckTime(event, now, window_);
     if (error) {
       error->index = i;
       CountRejectionHeld(transport, *error);
@@ -75,7 +77,7 @@ IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, s
       if (result.errors.size() < max_errors) result.errors.push_back(std::move(*error));
       continue;
     }
-    const RequestCost cost = PriceRequest(event, *table);
+    const RequestCost cost = PriceRequest(event, *table, now);
     if (request_ids_ != nullptr && !event.request_id.empty() &&
         !request_ids_->FirstSeen(event.request_id, UnixSeconds())) {
       EventError dup{i, "request_id", RejectReason::kDuplicate,
@@ -89,9 +91,28 @@ IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, s
     request_metrics_.Record(event, cost);
     exporter_metrics_.Accepted(transport);
     if (cost.unpriced != UnpricedReason::kNone) NoteUnpriced(cost, event);
+    for (const CostPart& part : cost.others) {
+      if (part.unpriced != UnpricedReason::kNone) NoteUnpriced(part, event);
+    }
     ++result.accepted;
   }
   return result;
+}
+
+std::optional<EventError> EventPipeline::CheckTime(const UsageEvent& event, std::int64_t now_unix,
+                                                  const EventTimeWindow& window) {
+  if (!event.ts_unix) return std::nullopt;
+  if (*event.ts_unix < now_unix - window.max_age_seconds) {
+    return EventError{0, "ts", RejectReason::kTooOld,
+                      "older than the accepted window (--ingest.max-event-age, " +
+                          std::to_string(window.max_age_seconds / 86400) + " days)"};
+  }
+  if (*event.ts_unix > now_unix + window.max_clock_skew_seconds) {
+    return EventError{0, "ts", RejectReason::kInFuture,
+                      "later than now plus the allowed clock skew (--ingest.max-clock-skew, " +
+                          std::to_string(window.max_clock_skew_seconds) + "s)"};
+  }
+  return std::nullopt;
 }
 
 void EventPipeline::RejectWhole(Transport transport, const EventError& error) { CountRejection(transport, error); }
@@ -152,7 +173,7 @@ void EventPipeline::CountRejectionHeld(Transport transport, const EventError& er
        {"suppressed_since_last", std::to_string(rl.suppressed.exchange(0))}});
 }
 
-void EventPipeline::NoteUnpriced(const RequestCost& cost, const UsageEvent& event) {
+void EventPipeline::NoteUnpriced(const CostPart& cost, const UsageEvent& event) {
   std::string key = event.provider + "/" + cost.model + "/" + std::string(UnpricedReasonName(cost.unpriced));
   {
     std::lock_guard lock(unpriced_mu_);
