@@ -43,6 +43,60 @@ std::string OpenSslError() {
 
 int AcceptAnyClientCert(int, X509_STORE_CTX*) { return 1; }
 
+std::string TlsVersionName(int v) {
+  switch (v) {
+    case TLS1_VERSION: return "TLS10";
+    case TLS1_1_VERSION: return "TLS11";
+    case TLS1_2_VERSION: return "TLS12";
+    case TLS1_3_VERSION: return "TLS13";
+  }
+  return std::to_string(v);
+}
+
+// True when a client speaking only `version` completes a handshake with this
+// server context: an in-memory handshake (BIO pair), the client at security level
+// 0 so that only the server's own settings decide.
+bool VersionUsable(SSL_CTX* server_ctx, int version) {
+  SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
+  if (cctx == nullptr) return false;
+  SSL_CTX_set_security_level(cctx, 0);
+  SSL_CTX_set_cipher_list(cctx, "DEFAULT:@SECLEVEL=0");
+  SSL_CTX_set_min_proto_version(cctx, version);
+  SSL_CTX_set_max_proto_version(cctx, version);
+  SSL_CTX_set_verify(cctx, SSL_VERIFY_NONE, nullptr);
+  SSL* client = SSL_new(cctx);
+  SSL* server = SSL_new(server_ctx);
+  BIO* cb = nullptr;
+  BIO* sb = nullptr;
+  bool ok = false;
+  if (client && server && BIO_new_bio_pair(&cb, 0, &sb, 0) == 1) {
+    SSL_set_bio(client, cb, cb);
+    SSL_set_bio(server, sb, sb);
+    SSL_set_verify(server, SSL_VERIFY_NONE, nullptr);  // client certificates are not what is probed
+    SSL_set_connect_state(client);
+    SSL_set_accept_state(server);
+    bool client_done = false, server_done = false, failed = false;
+    for (int round = 0; round < 32 && !failed && !(client_done && server_done); ++round) {
+      for (SSL* end : {client, server}) {
+        bool& done = end == client ? client_done : server_done;
+        if (done) continue;
+        const int rc = SSL_do_handshake(end);
+        if (rc == 1) {
+          done = true;
+        } else if (const int err = SSL_get_error(end, rc); err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+          failed = true;
+        }
+      }
+    }
+    ok = client_done && server_done;
+  }
+  if (client) SSL_free(client);
+  if (server) SSL_free(server);
+  SSL_CTX_free(cctx);
+  ERR_clear_error();
+  return ok;
+}
+
 // The SSL_CTX for tls_server_config; throws with the file and reason.
 SSL_CTX* MakeSslContext(const std::string& name, const TlsServerConfig& t) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
@@ -89,16 +143,13 @@ SSL_CTX* MakeSslContext(const std::string& name, const TlsServerConfig& t) {
       SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
       break;
   }
-  // A version range this OpenSSL refuses entirely (its security level disables
-  // TLS 1.0/1.1) would start a listener no client can use: refuse instead.
-  SSL* probe = SSL_new(ctx);
-  STACK_OF(SSL_CIPHER)* ciphers = probe ? SSL_get1_supported_ciphers(probe) : nullptr;
-  const int usable = ciphers ? sk_SSL_CIPHER_num(ciphers) : 0;
-  if (ciphers) sk_SSL_CIPHER_free(ciphers);
-  if (probe) SSL_free(probe);
-  if (usable == 0) {
-    throw fail("no cipher suite is usable between min_version and max_version with this OpenSSL "
-               "(its security level disables TLS 1.0 and 1.1); set min_version: TLS12 or TLS13");
+  // min_version: TLS10/TLS11 used to start a listener that no TLS 1.0/1.1 client
+  // could use (OpenSSL's security level disables them): refuse to start instead,
+  // saying so, rather than silently serving a narrower range than configured.
+  if (!VersionUsable(ctx, t.min_version)) {
+    throw fail("min_version " + TlsVersionName(t.min_version) + " cannot be negotiated by this OpenSSL " +
+               "at its security level " + std::to_string(SSL_CTX_get_security_level(ctx)) +
+               " (no client at that version could connect); set min_version: TLS12 or TLS13");
   }
   return ctx;
 }
