@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -169,6 +170,35 @@ class SlowClientTest(unittest.TestCase):
             self.assertIn(status, (202, 429), "a fast client got %r after %.2fs" % (status, secs))
             self.assertLess(secs, 1.0)
         self.assertEqual(timed("GET", e.web + "/-/healthy")[0], 200)
+
+    def test_idle_sockets_in_the_tls_handshake_do_not_delay_scrapes(self):
+        # Each used to hold a worker for the 5 s handshake timeout.
+        if not shutil.which("openssl"):
+            raise unittest.SkipTest("openssl not installed")
+        d = tempfile.TemporaryDirectory(prefix="llm-http-tls-")
+        self.addCleanup(d.cleanup)
+        cert, key = os.path.join(d.name, "c.pem"), os.path.join(d.name, "k.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                        "-keyout", key, "-out", cert], capture_output=True, check=True, timeout=60)
+        config = os.path.join(d.name, "web.yml")
+        with open(config, "w") as f:
+            f.write("tls_server_config:\n  cert_file: %s\n  key_file: %s\n" % (cert, key))
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        e = Exporter(BINARY, PRICES, extra_args=["--log.level=error", "--web.config.file=" + config])
+        self.addCleanup(e.close)
+        e.start(ready_url="https://127.0.0.1:%d/-/ready" % e.web_port, context=ctx, request_timeout=2)
+        holder = Holder(e.web_port, idle=500, slow=0)
+        self.addCleanup(holder.stop)
+        url = "https://127.0.0.1:%d" % e.web_port
+        for _ in range(10):
+            for path in ("/metrics", "/-/healthy"):
+                start = time.monotonic()
+                status, _ = http("GET", url + path, context=ctx, timeout=5)
+                secs = time.monotonic() - start
+                self.assertEqual(status, 200, path)
+                self.assertLess(secs, 1.0, "%s over TLS took %.3fs with 500 idle sockets" % (path, secs))
 
     def test_a_request_that_never_completes_is_cut_at_its_deadline(self):
         e = self.start()
