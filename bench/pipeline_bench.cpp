@@ -32,6 +32,7 @@ std::shared_ptr<const PriceTable> Prices() {
 ExporterConfig BenchConfig() {
   ExporterConfig c;
   c.max_values_per_label = 100000;  // measure series, not the overflow fold
+  c.max_label_sets = 100000;
   return c;
 }
 

@@ -151,5 +151,37 @@ TEST_F(RequestMetricsTest, StatusIsPartOfTheLabelSetButTokensAreShared) {
   EXPECT_EQ(Sample(text, "llm_tokens_total", With(kAcme, "token_type", "input")), 10);
 }
 
+// Each label within its cap, their product not: past labels.max_label_sets, events of
+// new label sets are counted in one overflow set (all values __overflow__), with
+// their money, and in llm_exporter_label_overflow_total{label="__label_sets__"}.
+TEST_F(RequestMetricsTest, LabelSetsPastTheGlobalCapFoldIntoOneOverflowSet) {
+  config_.max_values_per_label = 100;
+  config_.max_label_sets = 3;
+  registry_ = std::make_shared<prometheus::Registry>();
+  exporter_ = std::make_unique<ExporterMetrics>(*registry_, config_, "test", "rev");
+  metrics_ = std::make_unique<RequestMetrics>(*registry_, config_, *exporter_);
+  exposition_ = std::make_unique<Exposition>(registry_, *metrics_);
+  const PicoUsd cost = 1247 * 1'000'000;  // 1247 input tokens at $1 per million
+  for (const char* tenant : {"a", "b", "c", "d", "e", "d"}) Record(tenant, 1247, cost);
+  Record("a", 1247, cost);  // an existing set is not folded
+  exposition_->Render();
+  const std::string text = exposition_->Render();
+  const Labels overflow = {{"feature", "__overflow__"}, {"model", "__overflow__"},
+                           {"provider", "__overflow__"}, {"tenant", "__overflow__"}};
+  EXPECT_EQ(Sample(text, "llm_requests_total", With(With(kAcme, "tenant", "a"), "status", "ok")), 2);
+  EXPECT_EQ(Sample(text, "llm_requests_total", With(With(kAcme, "tenant", "c"), "status", "ok")), 1);
+  EXPECT_EQ(Sample(text, "llm_requests_total", With(With(kAcme, "tenant", "d"), "status", "ok")), -1);
+  EXPECT_EQ(Sample(text, "llm_requests_total", With(overflow, "status", "ok")), 3);
+  EXPECT_DOUBLE_EQ(Sample(text, "llm_cost_usd_total", With(overflow, "cost_type", "input")), 3 * 1247 * 1.0 / 1e6);
+  EXPECT_EQ(Sample(text, "llm_tokens_total", With(overflow, "token_type", "input")), 3 * 1247);
+  EXPECT_EQ(Sample(text, "llm_exporter_label_overflow_total", {{"label", "__label_sets__"}}), 3);
+  EXPECT_EQ(Sample(text, "llm_exporter_label_overflow_total", {{"label", "tenant"}}), 0);
+  EXPECT_EQ(Sample(text, "llm_exporter_label_sets", {}), 4);  // three, and the overflow set
+  // Another status past the cap gets the overflow set of that status.
+  Record("f", 1, 0, RequestStatus::kServerError);
+  exposition_->Render();
+  EXPECT_EQ(Sample(exposition_->Render(), "llm_requests_total", With(overflow, "status", "server_error")), 1);
+}
+
 }  // namespace
 }  // namespace llmcost

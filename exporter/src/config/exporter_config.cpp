@@ -47,7 +47,7 @@ ExporterConfig ParseYaml(const std::string& text, const std::string& origin) {
 
   if (const YAML::Node l = root["labels"]) {
     CheckKeys(l, {"attribution", "histogram_label", "max_values_per_label", "max_values", "max_models",
-                  "max_value_length"},
+                  "max_value_length", "max_label_sets"},
               origin, "labels");
     if (l["attribution"]) {
       c.attribution_labels.clear();
@@ -72,6 +72,7 @@ ExporterConfig ParseYaml(const std::string& text, const std::string& origin) {
     }
     if (l["max_models"]) c.max_models = l["max_models"].as<std::size_t>();
     if (l["max_value_length"]) c.max_label_value_length = l["max_value_length"].as<std::size_t>();
+    if (l["max_label_sets"]) c.max_label_sets = l["max_label_sets"].as<std::size_t>();
   }
   if (c.histogram_label.empty() ||
       std::find(c.attribution_labels.begin(), c.attribution_labels.end(), c.histogram_label) == c.attribution_labels.end()) {
@@ -84,6 +85,7 @@ ExporterConfig ParseYaml(const std::string& text, const std::string& origin) {
     if (cap == 0) Fail(origin, "labels.max_values." + label, "must be at least 1");
   }
   if (c.max_values_per_label == 0 || c.max_models == 0) Fail(origin, "labels", "caps must be at least 1");
+  if (c.max_label_sets == 0) Fail(origin, "labels.max_label_sets", "must be at least 1");
   if (c.max_label_value_length < 8 || c.max_label_value_length > 1024) {
     Fail(origin, "labels.max_value_length", "must be between 8 and 1024");
   }

@@ -32,6 +32,11 @@ struct ExporterConfig {
   std::size_t max_models = 200;
   std::size_t max_providers = 20;
   std::size_t max_label_value_length = 64;
+  // Cap on distinct request label sets (their product), beyond which events fold into
+  // one `__overflow__` label set: each label's cap bounds its values, not how many
+  // combinations of them arrive. Sized so that a full scrape stays under 1 s and RSS
+  // under ~200 MiB on a 2-core machine (docs/reliability.md, "Cardinality").
+  std::size_t max_label_sets = 5000;
   HistogramBuckets buckets;
   std::vector<Budget> budgets;
 

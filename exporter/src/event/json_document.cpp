@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "event/seeded_hash.h"
 #include "event/utf8.h"
 
 namespace llmcost {
@@ -20,23 +21,15 @@ constexpr std::array<bool, 256> kStringStops = [] {
   return t;
 }();
 
-// A cheap hash of a member name for the key index: length plus its first and last
-// eight bytes (member names of one object rarely share both).
-std::uint32_t KeyHash(std::string_view key) {
-  std::uint64_t a = 0, b = 0;
-  const std::size_t n = key.size();
-  if (n >= 8) {
-    std::memcpy(&a, key.data(), 8);
-    std::memcpy(&b, key.data() + n - 8, 8);
-  } else {
-    for (std::size_t i = 0; i < n; ++i) a = a << 8 | static_cast<unsigned char>(key[i]);
-  }
-  const std::uint64_t h = (a ^ std::rotl(b, 29) ^ n) * 0x9E3779B97F4A7C15ULL;
-  return static_cast<std::uint32_t>(h >> 32);
-}
+// Member names are chosen by whoever sends the event: the index hashes the whole
+// name with the process's random key (event/seeded_hash.h), so no body can be built
+// whose names all land on one probe chain.
+std::uint32_t KeyHash(std::string_view key) { return static_cast<std::uint32_t>(SeededHash(key)); }
 
-// Objects with at most this many members are searched linearly.
-constexpr std::uint32_t kIndexFrom = 6;
+// Objects with fewer members are searched linearly: comparing a dozen names is
+// cheaper than hashing the searched name with SipHash (an event's "usage" object
+// has 7), and it bounds what a linear search can cost.
+constexpr std::uint32_t kIndexFrom = 12;
 
 }  // namespace
 
@@ -352,6 +345,7 @@ void JsonDocument::Clear() {
   nodes_.clear();
   decoded_.clear();
   index_.clear();
+  probes_ = 0;
 }
 
 std::uint32_t JsonDocument::IndexObject(std::uint32_t object) const {
@@ -365,6 +359,7 @@ std::uint32_t JsonDocument::IndexObject(std::uint32_t object) const {
   for (std::uint32_t k = obj.first; k != 0; k = nodes_[nodes_[k].next].next) {
     const std::string_view key = nodes_[k].text;
     for (std::uint32_t s = KeyHash(key) & (slots - 1);; s = (s + 1) & (slots - 1)) {
+      ++probes_;
       if (table[s] == 0 || nodes_[table[s]].text == key) {
         table[s] = k;  // a repeated key: the later member replaces the earlier
         break;
@@ -428,6 +423,7 @@ std::optional<JsonValue> JsonValue::Find(std::string_view key) const {
   const std::uint32_t slots = doc_->index_[at];
   const std::uint32_t* table = doc_->index_.data() + at + 1;
   for (std::uint32_t s = KeyHash(key) & (slots - 1); table[s] != 0; s = (s + 1) & (slots - 1)) {
+    ++doc_->probes_;
     if (nodes[table[s]].text == key) return JsonValue(doc_, nodes[table[s]].next);
   }
   return std::nullopt;

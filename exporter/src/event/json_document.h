@@ -7,6 +7,8 @@
 // time per event building maps that were read once). Integer literals are converted
 // while they are scanned, and an object that is searched gets a small hash index of
 // its keys on the first search: an event is searched for ~25 keys, mostly absent.
+// The index hashes whole keys with a per-process random key, so a sender cannot
+// choose keys that collide (hash flooding).
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -66,6 +68,10 @@ class JsonDocument {
 
   void Clear();
 
+  // Slots visited by key-index builds and searches since Clear(): what a hash flood
+  // would inflate (tests compare it across bodies; counting costs one add per probe).
+  std::uint64_t key_probes() const { return probes_; }
+
  private:
   friend class JsonValue;
   friend class JsonReader;
@@ -95,6 +101,7 @@ class JsonDocument {
   // Built lazily by searches (logically const): per indexed object, its slot count
   // followed by the slots; a slot holds a key's node number, 0 = empty.
   mutable std::vector<std::uint32_t> index_;
+  mutable std::uint64_t probes_ = 0;
 };
 
 // The accessors the event parser calls for every member, inline.

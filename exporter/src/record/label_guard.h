@@ -13,6 +13,10 @@ namespace llmcost {
 
 inline constexpr std::string_view kOverflowValue = "__overflow__";
 inline constexpr std::string_view kUnknownValue = "unknown";
+// The `label` value of llm_exporter_label_overflow_total for events folded by the
+// global cap on label sets (ExporterConfig::max_label_sets) rather than by one
+// label's cap; attribution label names cannot start with "__", so it never clashes.
+inline constexpr std::string_view kLabelSetsCap = "__label_sets__";
 
 std::string SanitizeLabelValue(std::string_view raw, std::size_t max_length);
 

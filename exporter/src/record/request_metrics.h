@@ -3,6 +3,10 @@
 // request-level series. Each distinct label set (provider, model, attribution
 // labels, status) gets a SeriesSet of metric handles, found with one hash lookup.
 //
+// Each label's values are capped (LabelGuard), and so is the number of label sets
+// (config max_label_sets): past it, events of new label sets are counted in one set
+// whose provider, model and attribution values are all "__overflow__" (per status).
+//
 // New label sets are exposed at zero in one scrape before their first events are
 // applied: Prometheus cannot take an increase() over a series' first sample, so
 // without this the first request of every new tenant or model would be missing
@@ -23,6 +27,7 @@
 #include <vector>
 
 #include "config/exporter_config.h"
+#include "event/seeded_hash.h"
 #include "event/usage_event.h"
 #include "pricing/pricer.h"
 #include "record/exporter_metrics.h"
@@ -30,6 +35,17 @@
 #include "record/metrics_state.h"
 
 namespace llmcost {
+
+// The labels every request label set carries before the configured attribution
+// labels, in the order of a label set's values, each with its migration default:
+// the value a state file written before the label existed restores as. A new
+// record label is declared here, once. A configured attribution label that a state
+// file lacks restores as kUnknownValue, which is what an event without it records.
+struct RecordLabel {
+  std::string_view name;
+  std::string_view migration_default;
+};
+inline constexpr std::array<RecordLabel, 2> kRecordLabels = {{{"provider", "anthropic"}, {"model", "unknown"}}};
 
 class RequestMetrics {
  public:
@@ -49,12 +65,16 @@ class RequestMetrics {
   // Every value, including events held for label sets not yet scraped. The caller
   // stops recording meanwhile (EventPipeline does) for an event-consistent copy.
   RequestMetricsState Snapshot() const;
-  // Recreates the saved series with their values; restored label sets are live at
-  // once (they existed before the restart). Returns "" when all was restored,
-  // "partial: <why>" when the counters were but some histograms were not (bucket
-  // bounds changed), or why the state does not fit this configuration, in which case
-  // nothing is restored. Call before any Record().
-  std::string Restore(const RequestMetricsState& state);
+  // Recreates the saved series with their values, matched by label name; restored
+  // label sets are live at once (they existed before the restart). A label the
+  // configuration has and the state lacks takes its migration default. Sets
+  // report.incompatible (and restores nothing) when the state has a label this
+  // configuration does not; report.note when some histograms could not be restored
+  // (bucket bounds or the histogram label changed); skips and counts in report
+  // entries of a type, reason or status this build does not know. Call before any Record().
+  void Restore(const RequestMetricsState& state, RestoreReport& report);
+  // provider, model (kRecordLabels), then the attribution labels: a label set's values.
+  std::vector<std::string> LabelNames() const;
 
   // Events held for label sets that have not been scraped yet.
   static constexpr std::size_t kMaxPendingPerSet = 4096;
@@ -71,21 +91,31 @@ class RequestMetrics {
   struct RawRoute {
     SeriesSet* set = nullptr;
     std::uint64_t overflowed = 0;
+    bool folded = false;  // into the overflow label set, by the cap on label sets
   };
+  // Raw tuples are what clients send: hashed with the process's random key, so no
+  // client can pile them onto one bucket (docs/reliability.md, "Hash flooding").
   struct RawKeyHash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    std::size_t operator()(std::string_view s) const { return SeededHash(s); }
   };
+
+  static constexpr std::size_t kFixedLabels = kRecordLabels.size();
+  LabelMap ToLabels(const std::vector<std::string>& values) const;
 
   RawRoute Route(const UsageEvent& event, const RequestCost& cost);
   std::string_view AttributionValue(const UsageEvent& event, std::size_t i) const;
-  SeriesSet& FindOrCreate(const std::vector<std::string>& values, RequestStatus status, const std::string& key);
+  // With `folded`, a label set past max_label_sets_ is not created: the overflow set
+  // is returned and *folded set. Without (restoring), the cap does not apply.
+  SeriesSet& FindOrCreate(const std::vector<std::string>& values, RequestStatus status, const std::string& key,
+                          bool* folded = nullptr);
   static std::string GroupKey(const std::vector<std::string>& values);
   void Apply(SeriesSet& set, const Observation& obs);
 
   ExporterMetrics& exporter_metrics_;
   std::vector<std::string> attribution_labels_;
   std::size_t histogram_label_index_ = 0;
+  std::size_t max_label_sets_ = 0;
 
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Counter>& tokens_;
