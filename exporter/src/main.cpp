@@ -1,6 +1,8 @@
 // llm-cost-exporter: wires transport -> parse -> price -> record, and nothing else.
 #include <prometheus/registry.h>
 
+#include <malloc.h>
+
 #include <chrono>
 #include <csignal>
 #include <iterator>
@@ -90,6 +92,9 @@ int main(int argc, char** argv) {
   for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  // A fixed mmap threshold: glibc's adaptive one moves large freed buffers into
+  // per-thread heaps, where one 4 MiB body kept ~25 MiB per worker (docs/reliability.md, Request size).
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
 
   try {
     const ExporterConfig config =

@@ -1,6 +1,9 @@
 #include "pipeline/event_pipeline.h"
 
+#include <malloc.h>
+
 #include <chrono>
+#include <memory>
 
 #include "event/batch_splitter.h"
 #include "log/structured_log.h"
@@ -11,6 +14,7 @@ namespace llmcost {
 namespace {
 
 constexpr std::size_t kMaxUnpricedLogged = 1000;
+constexpr std::size_t kKeepBatchBuffersUpTo = 256 * 1024;  // body bytes; typical batches stay below
 
 std::int64_t UnixSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -51,9 +55,21 @@ EventPipeline::EventPipeline(EventParser parser, PriceBook& prices, RequestMetri
 
 IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, std::size_t max_errors) {
   IngestResult result;
-  // One batch per thread, reused: its buffers grow to the largest body seen and stay.
-  thread_local EventBatch batch;
-  thread_local UsageEvent event;  // likewise: its strings keep their buffers
+  // One batch per thread, reused: its buffers grow to the body's size. Past
+  // kKeepBatchBuffersUpTo they are freed again after the body (and the heap
+  // trimmed), so one large body does not pin hundreds of MB per thread.
+  thread_local auto batch_owner = std::make_unique<EventBatch>();
+  thread_local UsageEvent event;  // its strings keep their (field-bounded) buffers
+  struct Release {
+    std::unique_ptr<EventBatch>& owner;
+    bool large;
+    ~Release() {
+      if (!large) return;
+      owner = std::make_unique<EventBatch>();
+      malloc_trim(0);
+    }
+  } release{batch_owner, body.size() > kKeepBatchBuffersUpTo};
+  EventBatch& batch = *batch_owner;
   SplitBatch(body, batch);
   const auto& items = batch.items;
   const auto table = prices_.Current();
