@@ -22,6 +22,7 @@
 #include "record/exporter_metrics.h"
 #include "record/exposition.h"
 #include "record/request_metrics.h"
+#include "record/spend_ledger.h"
 #include "transport/http_servers.h"
 #include "transport/source_networks.h"
 #include "storage/checkpointer.h"
@@ -110,6 +111,9 @@ int main(int argc, char** argv) {
     EventPipeline pipeline(EventParser(config.attribution_labels), prices, request_metrics, exporter_metrics,
                            &request_ids);
     pipeline.SetTimeWindow({flags.ingest_max_event_age.count(), flags.ingest_max_clock_skew.count()});
+    SpendLedger ledger(config);
+    pipeline.SetSpendLedger(&ledger);
+    exposition.AddCollector([&ledger] { return ledger.Collect(); });
 
     // Restore before any listener starts, so no event lands in a half-restored state.
     std::optional<StateFile> state_file;
@@ -135,6 +139,7 @@ int main(int argc, char** argv) {
                {"format_version", std::to_string(loaded.format_version)},
                {"label_sets", std::to_string(request_metrics.label_sets())},
                {"request_ids", std::to_string(request_ids.size())},
+               {"spend_scopes_dropped", std::to_string(report.spend_scopes_dropped.size())},
                {"note", report.note},
                {"skipped_unknown_names", unknown}});
         }
