@@ -185,7 +185,8 @@ int main(int argc, char** argv) {
     std::optional<IngestServer> ingest;
     if (!flags.ingest_listen_address.empty()) {
       ingest.emplace(MustParseAddress("ingest.listen-address", flags.ingest_listen_address), pipeline,
-                     flags.ingest_max_body_bytes, ingest_security, flags.ingest_max_queued_requests);
+                     flags.ingest_max_body_bytes, ingest_security, flags.ingest_max_queued_requests,
+                     ClientApi{&ledger, &prices});
     }
     std::optional<UdpListener> udp;
     if (!flags.udp_listen_address.empty()) {

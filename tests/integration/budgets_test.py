@@ -11,6 +11,9 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
+import urllib.request
+import http.client as http_client_module
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from exporter_process import Exporter, value  # noqa: E402
@@ -89,6 +92,140 @@ class LedgerRestartTest(unittest.TestCase):
         later = b.scrape()
         self.assertAlmostEqual(value(later, "llm_spend_usd", scope="feature:chat", period="month"),
                                (want["feature:chat"] + pico(500, 50)) / 1e12, places=15)
+
+
+def utc(text):
+    return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def next_boundaries(now):
+    """resets_at per period, computed with Python's calendar."""
+    d = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).date()
+    day = d + datetime.timedelta(days=1)
+    week = d + datetime.timedelta(days=7 - d.weekday())
+    month = datetime.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+    fmt = "%Y-%m-%dT00:00:00Z"
+    return {"day": day.strftime(fmt), "week": week.strftime(fmt), "month": month.strftime(fmt)}
+
+
+class BudgetsEndpointTest(unittest.TestCase):
+    TOKEN = "budget-test-token"
+
+    def setUp(self):
+        away_from_midnight()
+        self.tmp = tempfile.mkdtemp(prefix="llm-budgets-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        token = os.path.join(self.tmp, "token")
+        with open(token, "w") as f:
+            f.write(self.TOKEN + "\n")
+        self.e = Exporter(BINARY, PRICES, CONFIG, ["--web.ingest-token-file=" + token])
+        self.addCleanup(self.e.close)
+        self.e.start()
+        self.auth = {"Authorization": "Bearer " + self.TOKEN}
+
+    def get(self, path, headers=None):
+        h = dict(self.auth)
+        h.update(headers or {})
+        req = urllib.request.Request(self.e.ingest + path, headers=h)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers), err.read()
+
+    def test_fields_states_etag_auth_and_unknown_scope(self):
+        sent = [(10000, 1000, {"feature": "chat", "route": "/api/chat"}), (2000, 0, {"feature": "other"})]
+        status, _ = self.e.post(json.dumps([event(i, o, **l) for i, o, l in sent]), self.auth)
+        self.assertEqual(status, 202)
+        chat = sum(pico(i, o) for i, o, l in sent if l.get("feature") == "chat") / 1e12
+        total = sum(pico(i, o) for i, o, _ in sent) / 1e12
+
+        # Without the token: 401, like POST /v1/events.
+        self.assertEqual(http("GET", self.e.ingest + "/v1/budgets")[0], 401)
+
+        status, headers, body = self.get("/v1/budgets/feature:chat")
+        self.assertEqual(status, 200, body)
+        j = json.loads(body)
+        now = utc(j["as_of"])
+        self.assertLess(abs(now - time.time()), 5)
+        self.assertEqual(j["source"], "local")
+        m = j["periods"]["month"]
+        self.assertEqual(m["budget_usd"], 0.05)
+        self.assertAlmostEqual(m["spent_usd"], chat, places=15)
+        self.assertAlmostEqual(m["remaining_usd"], 0.05 - chat, places=15)
+        self.assertEqual(m["warn_at"], 0.5)
+        self.assertEqual(m["block_at"], 1.0)
+        self.assertEqual(m["state"], "ok")  # 0.015 of 0.05
+        for period, resets in next_boundaries(now).items():
+            self.assertEqual(j["periods"][period]["resets_at"], resets, period)
+        # Fresh exporter: no yesterday, so the pace is today's spend per day.
+        day_start = now - now % 86400
+        pace = chat  # today + 0 x yesterday
+        self.assertAlmostEqual(m["projected_usd"], chat + pace * (utc(m["resets_at"]) - now) / 86400, places=12)
+        self.assertEqual(j["periods"]["day"]["period_start"],
+                         time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(day_start)))
+        self.assertIsNone(j["periods"]["day"]["budget_usd"])
+
+        status, _, body = self.get("/v1/budgets")
+        g = [s for s in json.loads(body)["scopes"] if s["scope"] == "global"][0]
+        self.assertAlmostEqual(g["periods"]["day"]["spent_usd"], total, places=15)
+        self.assertEqual(g["periods"]["day"]["budget_usd"], 1)
+
+        # ETag + 304, Cache-Control.
+        self.assertTrue(headers["ETag"].startswith('W/"'))
+        self.assertRegex(headers["Cache-Control"], r"max-age=[1-9]")
+        status, _, body = self.get("/v1/budgets/feature:chat", {"If-None-Match": headers["ETag"]})
+        self.assertEqual((status, body), (304, b""))
+
+        # Warn at 50%, then exceeded: 0.02 more USD puts chat at 0.035, then 0.055.
+        self.e.post(json.dumps(event(20000, 0, feature="chat")), self.auth)
+        status, _, body = self.get("/v1/budgets/feature:chat", {"If-None-Match": headers["ETag"]})
+        self.assertEqual(status, 200)  # the figures changed
+        self.assertEqual(json.loads(body)["state"], "warn")
+        self.e.post(json.dumps(event(0, 4000, feature="chat")), self.auth)
+        j = json.loads(self.get("/v1/budgets/feature:chat")[2])
+        self.assertEqual(j["state"], "exceeded")
+        self.assertAlmostEqual(j["periods"]["month"]["remaining_usd"], 0.05 - (chat + 0.02 + 0.02), places=15)
+
+        # Unknown scope: 404 naming the known ones; a scope with '/' in its value.
+        status, _, body = self.get("/v1/budgets/feature:nope")
+        self.assertEqual(status, 404)
+        self.assertEqual(json.loads(body)["scopes"], ["global", "feature:chat", "route:/api/chat"])
+        status, _, body = self.get("/v1/budgets/route:%2Fapi%2Fchat")
+        self.assertEqual(status, 200)
+        self.assertAlmostEqual(json.loads(body)["periods"]["week"]["spent_usd"], pico(10000, 1000) / 1e12, places=15)
+
+    def test_prices_resolve_like_the_exporter(self):
+        status, _, body = self.get("/v1/prices/claude-haiku-4-5-20251001")
+        self.assertEqual(status, 200, body)
+        j = json.loads(body)
+        self.assertEqual(j["price"]["model"], "claude-haiku-4-5")
+        self.assertEqual(j["price"]["current"]["pusd_per_token"]["input"], 1_000_000)  # $1 per MTok
+        self.assertEqual(self.get("/v1/prices/claude-unknown-9")[0], 404)
+        self.assertEqual(http("GET", self.e.ingest + "/v1/prices")[0], 401)
+
+    def test_polling_latency(self):
+        """Not a pass/fail bound beyond 'fast': prints p50/p99 for docs/budgets.md."""
+        self.e.post(json.dumps(event(100, 10, feature="chat")), self.auth)
+        conn = http_client_module.HTTPConnection("127.0.0.1", self.e.ingest_port, timeout=10)
+        times = []
+        etag = None
+        for i in range(2000):
+            h = dict(self.auth)
+            if etag and i % 2:
+                h["If-None-Match"] = etag
+            t0 = time.perf_counter()
+            conn.request("GET", "/v1/budgets", headers=h)
+            r = conn.getresponse()
+            r.read()
+            times.append(time.perf_counter() - t0)
+            etag = r.getheader("ETag")
+            self.assertIn(r.status, (200, 304))
+        conn.close()
+        times.sort()
+        p50, p99 = times[len(times) // 2] * 1e3, times[int(len(times) * 0.99)] * 1e3
+        print("GET /v1/budgets keep-alive, 2000 requests: p50 %.3f ms, p99 %.3f ms" % (p50, p99), file=sys.stderr)
+        self.assertLess(p50, 50)
 
 
 if __name__ == "__main__":
