@@ -187,7 +187,12 @@ int BindListener(const std::string& name, const ListenAddress& address, int& por
   freeaddrinfo(found);
   if (fd < 0) {
     std::string reason = std::strerror(error);
-    if (error == EADDRINUSE) reason += " (another process, perhaps another llm-cost-exporter, listens there)";
+    if (error == EADDRINUSE) {
+      // Also when a server without SO_REUSEADDR (an exporter built on cpp-httplib's
+      // server) stopped under 60 s ago: its connections' TIME_WAIT still holds the port.
+      reason += " (another process, perhaps another llm-cost-exporter, listens there, or one stopped "
+                "under a minute ago left connections in TIME_WAIT)";
+    }
     throw std::runtime_error(where + ": " + reason);
   }
   sockaddr_storage bound{};
