@@ -276,8 +276,11 @@ void HttpListener::Stop() {
   (void)!write(wake_fd_, &one, sizeof one);
   if (loop_thread_.joinable()) loop_thread_.join();
   {
+    // Requests not started within the grace period are dropped, not run: their
+    // connections are closed unanswered, so a client retries them (nothing counted).
     std::lock_guard<std::mutex> lock(mu_);
     workers_stop_ = true;
+    jobs_.clear();
   }
   cv_.notify_all();
   for (auto& t : workers_) t.join();
@@ -325,6 +328,8 @@ void HttpListener::Loop() {
     if (stopping_ && accepting) {
       accepting = false;
       epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+      close(listen_fd_);  // new connections are refused now, not left in the backlog
+      listen_fd_ = -1;
       stop_by = Clock::now() + kStopGrace;
       std::vector<std::uint64_t> idle;
       for (const auto& [id, c] : conns_) {
