@@ -18,11 +18,13 @@ struct Flags {
   std::string udp_listen_address = "127.0.0.1:10430";
   int udp_read_buffer_bytes = 0;  // 0: the kernel default
   std::string config_file;        // empty: built-in defaults
-  std::string pricing_file = "/etc/llm-cost-exporter/prices.yml";
+  std::string pricing_file;  // empty: the table compiled into the binary
   std::string storage_path;  // empty: counters are not persisted across restarts
   std::chrono::milliseconds storage_checkpoint_interval{5000};
   std::chrono::seconds ingest_dedupe_window{24 * 3600};
   std::size_t ingest_dedupe_max_ids = 1'000'000;
+  std::chrono::seconds ingest_max_event_age{35 * 86400};
+  std::chrono::seconds ingest_max_clock_skew{300};
   std::string log_level = "info";
   std::string log_format = "logfmt";
   std::string web_config_file;        // exporter-toolkit web config (TLS, basic auth); empty: none

@@ -16,12 +16,12 @@ class PriceBook {
 
   std::shared_ptr<const PriceTable> Current() const { return table_.load(std::memory_order_acquire); }
 
-  // Loads `path`; on success swaps it in and returns nullptr, else returns the
-  // error text and keeps the old table.
+  // Loads `path` ("" = the table compiled into the binary); on success swaps it in
+  // and returns nullptr, else returns the error text and keeps the old table.
   std::unique_ptr<std::string> Reload(const std::string& path) {
     std::lock_guard lock(reload_mu_);
     try {
-      table_.store(PriceTable::LoadFile(path), std::memory_order_release);
+      table_.store(path.empty() ? PriceTable::Embedded() : PriceTable::LoadFile(path), std::memory_order_release);
       return nullptr;
     } catch (const std::exception& e) {
       return std::make_unique<std::string>(e.what());
