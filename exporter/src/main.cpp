@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
     PriceBook prices(PriceTable::LoadFile(flags.pricing_file));
     exporter_metrics.PricingLoaded(*prices.Current());
     RequestMetrics request_metrics(*registry, config, exporter_metrics);
+    request_metrics.SetZeroFirstDuration(flags.web_zero_first_duration);
     Exposition exposition(registry, request_metrics);
     RequestIdWindow request_ids(flags.ingest_dedupe_max_ids, flags.ingest_dedupe_window.count());
     EventPipeline pipeline(EventParser(config.attribution_labels), prices, request_metrics, exporter_metrics,

@@ -270,6 +270,36 @@ class ExporterIntegrationTest(unittest.TestCase):
         self.assertIn("stopped", self.exporter.read_log())
 
 
+class ZeroFirstTest(unittest.TestCase):
+    """Issue 13 item 7: the zero-first sample is served for a fixed time from the
+    first GET of /metrics, so a HEAD (health check) or the first Prometheus of an HA
+    pair cannot take it from the other; events are all counted after the time."""
+
+    def test_head_then_gets_within_and_after_the_time(self):
+        e = Exporter(BINARY, PRICES, CONFIG, ["--web.zero-first-duration=3s"]).start()
+        self.addCleanup(e.close)
+        ev = {"model": "claude-haiku-4-5", "usage": {"input_tokens": 1000, "output_tokens": 10},
+              "labels": {"feature": "chat", "tenant": "new-tenant"}}
+        self.assertEqual(e.post(json.dumps(ev))[0], 202)
+        labels = dict(provider="anthropic", model="claude-haiku-4-5", feature="chat", tenant="new-tenant",
+                      route="unknown", status="ok")
+        status, _ = http("HEAD", e.web + "/metrics")
+        self.assertEqual(status, 200)
+        t0 = time.monotonic()
+        self.assertEqual(value(e.scrape(), "llm_requests_total", **labels), 0)  # the first GET after the HEAD
+        self.assertEqual(e.post(json.dumps(ev))[0], 202)
+        second = value(e.scrape(), "llm_requests_total", **labels)  # the HA pair's other scraper
+        if time.monotonic() - t0 < 2.5:  # a very slow machine may be past the time already
+            self.assertEqual(second, 0)
+        time.sleep(max(0.0, 3.2 - (time.monotonic() - t0)))
+        s = e.scrape()
+        self.assertEqual(value(s, "llm_requests_total", **labels), 2)
+        self.assertAlmostEqual(value(s, "llm_cost_usd_total", cost_type="input", **{k: v for k, v in labels.items() if k != "status"}),
+                               2 * cost("claude-haiku-4-5", input=1000), places=12)
+        self.assertEqual(e.post(json.dumps(ev))[0], 202)  # after the time: counted at once
+        self.assertEqual(value(e.scrape(), "llm_requests_total", **labels), 3)
+
+
 class PriceReloadTest(unittest.TestCase):
     def test_bad_reload_keeps_old_table_and_good_reload_swaps(self):
         tmp = self.enterContext_tmp()

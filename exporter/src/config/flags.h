@@ -23,6 +23,10 @@ struct Flags {
   std::chrono::milliseconds storage_checkpoint_interval{5000};
   std::chrono::seconds ingest_dedupe_window{24 * 3600};
   std::size_t ingest_dedupe_max_ids = 1'000'000;
+  // How long a new label set is served at zero, from the first scrape that shows it:
+  // long enough for every Prometheus of an HA pair to scrape the zero (two of the
+  // shipped 15 s scrape intervals), so none of them misses the set's first events.
+  std::chrono::milliseconds web_zero_first_duration{30'000};
   std::string log_level = "info";
   std::string log_format = "logfmt";
   std::string web_config_file;        // exporter-toolkit web config (TLS, basic auth); empty: none

@@ -194,8 +194,9 @@ WebServer::WebServer(const ListenAddress& address, const WebServerOptions& optio
   server_.Get("/", [landing](const httplib::Request&, httplib::Response& res) {
     res.set_content(landing, "text/html; charset=utf-8");
   });
-  server_.Get(options.telemetry_path, [&exposition](const httplib::Request&, httplib::Response& res) {
-    res.set_content(exposition.Render(), kExpositionContentType);
+  server_.Get(options.telemetry_path, [&exposition](const httplib::Request& req, httplib::Response& res) {
+    // httplib routes HEAD here too; a HEAD is not a scrape (record/exposition.h).
+    res.set_content(exposition.Render(Exposition::RequestFor(req.method)), kExpositionContentType);
   });
   server_.Get("/-/healthy", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("Healthy.\n", "text/plain; charset=utf-8");
