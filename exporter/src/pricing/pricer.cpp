@@ -1,6 +1,8 @@
 #include "pricing/pricer.h"
 
 #include <cmath>
+#include <limits>
+#include <optional>
 
 namespace llmcost {
 
@@ -39,12 +41,28 @@ constexpr std::array<TokenType, kTokenTypeCount> kTokenTypes = {
     TokenType::kInput, TokenType::kOutput, TokenType::kCacheRead, TokenType::kCacheWrite5m,
     TokenType::kCacheWrite1h};
 
-PicoUsd Times(std::uint64_t tokens, PicoUsd rate) {
-  // tokens <= 1e9 (parser cap) and rates <= a few 1e8 pUSD: fits in int64.
-  return static_cast<PicoUsd>(static_cast<WideInt>(tokens) * rate);
+// Costs are computed in 128 bits and must fit int64 pico-dollars (~9.2 million USD
+// per request): absurd but loadable rates and factors (say $100,000 per MTok x6 x1.1)
+// times a billion tokens do not, and once wrapped a $20M request was recorded as
+// $1.55M, a negative histogram sum. Past the bound a request is refused, never wrapped.
+constexpr WideInt kMaxPico = std::numeric_limits<PicoUsd>::max();
+
+// rate x factor (half up), held at kMaxPico + 1 once past the bound: a rate that
+// does not fit costs nothing for zero tokens and overflows for any other count.
+WideInt Scaled(WideInt rate, MicroFactor factor) {
+  if (rate > kMaxPico) return kMaxPico + 1;
+  const WideInt r = (rate * factor + kUnitFactor / 2) / kUnitFactor;
+  return r > kMaxPico ? kMaxPico + 1 : r;
 }
 
-PicoUsd PositiveDiff(PicoUsd a, PicoUsd b) { return a > b ? a - b : 0; }
+// tokens x rate, or nullopt past the bound (both operands are below 2^64).
+std::optional<PicoUsd> Times(std::uint64_t tokens, WideInt rate) {
+  const WideInt product = static_cast<WideInt>(tokens) * rate;
+  if (product > kMaxPico) return std::nullopt;
+  return static_cast<PicoUsd>(product);
+}
+
+WideInt PositiveDiff(WideInt a, WideInt b) { return a > b ? a - b : 0; }
 
 }  // namespace
 
@@ -75,31 +93,51 @@ RequestCost PriceRequest(const UsageEvent& event, const PriceTable& table) {
     return cost;
   }
 
-  TokenRates rates = price->rates;
+  TokenRates table_rates = price->rates;
   if (price->long_context && event.tokens.TotalInput() > price->long_context->above_input_tokens) {
-    rates = price->long_context->rates;  // the WHOLE request moves to the long-context rates
+    table_rates = price->long_context->rates;  // the WHOLE request moves to the long-context rates
     cost.long_context = true;
   }
+  std::array<WideInt, kTokenTypeCount> rates{};
   for (TokenType t : kTokenTypes) {
-    if (batch) rates[t] = ApplyFactor(rates[t], table.batch_factor());
-    if (event.us_only_inference) rates[t] = ApplyFactor(rates[t], *price->us_inference_factor);
-    if (event.speed == Speed::kFast) rates[t] = ApplyFactor(rates[t], *price->fast_factor);
+    const auto i = static_cast<std::size_t>(t);
+    rates[i] = table_rates[t];
+    if (batch) rates[i] = Scaled(rates[i], table.batch_factor());
+    if (event.us_only_inference) rates[i] = Scaled(rates[i], *price->us_inference_factor);
+    if (event.speed == Speed::kFast) rates[i] = Scaled(rates[i], *price->fast_factor);
   }
+  auto rate = [&rates](TokenType t) { return rates[static_cast<std::size_t>(t)]; };
 
-  cost.billed = true;
-  cost[CostType::kInput] = Times(event.tokens[TokenType::kInput], rates[TokenType::kInput]);
-  cost[CostType::kOutput] = Times(event.tokens[TokenType::kOutput], rates[TokenType::kOutput]);
-  cost[CostType::kCacheRead] = Times(event.tokens[TokenType::kCacheRead], rates[TokenType::kCacheRead]);
-  cost[CostType::kCacheWrite5m] = Times(event.tokens[TokenType::kCacheWrite5m], rates[TokenType::kCacheWrite5m]);
-  cost[CostType::kCacheWrite1h] = Times(event.tokens[TokenType::kCacheWrite1h], rates[TokenType::kCacheWrite1h]);
+  bool fits = true;
+  auto times = [&fits](std::uint64_t n, WideInt r) {
+    const auto c = Times(n, r);
+    fits = fits && c.has_value();
+    return c.value_or(0);
+  };
+  cost[CostType::kInput] = times(event.tokens[TokenType::kInput], rate(TokenType::kInput));
+  cost[CostType::kOutput] = times(event.tokens[TokenType::kOutput], rate(TokenType::kOutput));
+  cost[CostType::kCacheRead] = times(event.tokens[TokenType::kCacheRead], rate(TokenType::kCacheRead));
+  cost[CostType::kCacheWrite5m] = times(event.tokens[TokenType::kCacheWrite5m], rate(TokenType::kCacheWrite5m));
+  cost[CostType::kCacheWrite1h] = times(event.tokens[TokenType::kCacheWrite1h], rate(TokenType::kCacheWrite1h));
   // Web search is a per-use fee: token multipliers (batch, US-only, fast) do not apply.
-  cost[CostType::kWebSearch] = Times(event.web_search_requests, table.web_search_per_request());
+  cost[CostType::kWebSearch] = times(event.web_search_requests, table.web_search_per_request());
 
-  const PicoUsd fresh = rates[TokenType::kInput];
-  cost.cache_savings = Times(event.tokens[TokenType::kCacheRead], PositiveDiff(fresh, rates[TokenType::kCacheRead]));
-  cost.cache_write_premium =
-      Times(event.tokens[TokenType::kCacheWrite5m], PositiveDiff(rates[TokenType::kCacheWrite5m], fresh)) +
-      Times(event.tokens[TokenType::kCacheWrite1h], PositiveDiff(rates[TokenType::kCacheWrite1h], fresh));
+  const WideInt fresh = rate(TokenType::kInput);
+  cost.cache_savings = times(event.tokens[TokenType::kCacheRead], PositiveDiff(fresh, rate(TokenType::kCacheRead)));
+  const WideInt premium =
+      static_cast<WideInt>(times(event.tokens[TokenType::kCacheWrite5m], PositiveDiff(rate(TokenType::kCacheWrite5m), fresh))) +
+      times(event.tokens[TokenType::kCacheWrite1h], PositiveDiff(rate(TokenType::kCacheWrite1h), fresh));
+  WideInt total = 0;
+  for (PicoUsd c : cost.by_type) total += c;
+  if (!fits || total > kMaxPico || premium > kMaxPico) {
+    const std::string model = std::move(cost.model);
+    cost = RequestCost{};
+    cost.model = model;
+    cost.overflow = true;
+    return cost;
+  }
+  cost.cache_write_premium = static_cast<PicoUsd>(premium);
+  cost.billed = true;
   return cost;
 }
 
