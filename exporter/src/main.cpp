@@ -13,6 +13,7 @@
 #include "event/event_parser.h"
 #include "log/structured_log.h"
 #include "pipeline/event_pipeline.h"
+#include "pipeline/price_reloader.h"
 #include "pricing/price_book.h"
 #include "record/exporter_metrics.h"
 #include "record/exposition.h"
@@ -120,18 +121,8 @@ int main(int argc, char** argv) {
       checkpointer.emplace(pipeline, *state_file, exporter_metrics, flags.storage_checkpoint_interval);
     }
 
-    auto reload = [&]() -> std::string {
-      if (auto error = prices.Reload(flags.pricing_file)) {
-        exporter_metrics.PricingReloadFailed();
-        Log(LogLevel::kError, "price table reload failed; keeping the previous table", {{"error", *error}});
-        return *error;
-      }
-      const auto table = prices.Current();
-      exporter_metrics.PricingLoaded(*table);
-      Log(LogLevel::kInfo, "price table reloaded",
-          {{"file", flags.pricing_file}, {"as_of", table->as_of()}, {"models", std::to_string(table->size())}});
-      return "";
-    };
+    PriceReloader price_reloader(prices, exporter_metrics, flags.pricing_file);
+    auto reload = [&price_reloader] { return price_reloader.Reload(); };
 
     HttpSecurity security;
     if (!flags.web_config_file.empty()) {

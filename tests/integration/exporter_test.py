@@ -335,6 +335,45 @@ class PriceReloadTest(unittest.TestCase):
         self.assertEqual(value(s, "llm_exporter_pricing_last_reload_successful"), 1)
         self.assertEqual(value(s, "llm_exporter_pricing_reloads_total", result="success"), 2)
 
+    def test_sighup_and_http_reload_at_once(self):
+        # Issue 13 item 9: a data race on the pricing_info series between the signal
+        # thread (SIGHUP) and an HTTP worker (POST /-/reload). Both paths at once, with
+        # scrapes: one pricing_info series, every reload a success, a clean exit.
+        # scripts/test-sanitizers runs this against the ThreadSanitizer build too.
+        import threading
+        e = Exporter(BINARY, PRICES, None, ["--web.enable-lifecycle"]).start()
+        self.addCleanup(e.close)
+        posts, errors = 25, []
+
+        def sighups():
+            for _ in range(posts):
+                e.proc.send_signal(signal.SIGHUP)
+                time.sleep(0.005)
+
+        def http_reloads():
+            for _ in range(posts):
+                status, body = http("POST", e.web + "/-/reload", timeout=30)
+                if status != 200:
+                    errors.append((status, body))
+
+        def scrapes():
+            for _ in range(posts):
+                e.scrape_text()
+
+        threads = [threading.Thread(target=f) for f in (sighups, http_reloads, scrapes)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        self.assertEqual(errors, [])
+        time.sleep(0.3)  # the last SIGHUP's reload
+        s = e.scrape()
+        infos = [ls for (name, ls) in s if name == "llm_exporter_pricing_info"]
+        self.assertEqual(len(infos), 1, infos)
+        self.assertGreaterEqual(value(s, "llm_exporter_pricing_reloads_total", result="success"), 1 + posts + 1)
+        self.assertEqual(value(s, "llm_exporter_pricing_reloads_total", result="failure"), 0)
+        self.assertEqual(e.stop(signal.SIGTERM), 0)
+
     def enterContext_tmp(self):
         import tempfile
         d = tempfile.TemporaryDirectory()

@@ -122,6 +122,7 @@ void ExporterMetrics::LabelOverflow(const std::string& label) {
 void ExporterMetrics::SetLabelSets(std::size_t n) { label_sets_->Set(static_cast<double>(n)); }
 
 void ExporterMetrics::PricingLoaded(const PriceTable& table) {
+  std::lock_guard lock(pricing_mu_);
   if (pricing_info_ != nullptr) pricing_info_family_.Remove(pricing_info_);
   pricing_info_ = &pricing_info_family_.Add({{"as_of", table.as_of()}, {"source", table.source()}});
   pricing_info_->Set(1);
@@ -173,6 +174,7 @@ void ExporterMetrics::UdpKernelDrops(std::uint32_t cumulative) {
 }
 
 void ExporterMetrics::PricingReloadFailed() {
+  std::lock_guard lock(pricing_mu_);
   pricing_last_ok_->Set(0);
   reload_failure_->Increment();
 }
