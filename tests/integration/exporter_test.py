@@ -360,7 +360,15 @@ class PriceReloadTest(unittest.TestCase):
             for _ in range(posts):
                 e.scrape_text()
 
-        threads = [threading.Thread(target=f) for f in (sighups, http_reloads, scrapes)]
+        ev = json.dumps({"model": "claude-haiku-4-5", "usage": {"input_tokens": 1000}})
+
+        def ingest():  # events are priced with the table in force while it is swapped
+            for _ in range(posts):
+                if e.post(ev)[0] != 202:
+                    errors.append("ingest")
+                e.send_udp(ev)
+
+        threads = [threading.Thread(target=f) for f in (sighups, http_reloads, scrapes, ingest)]
         for t in threads:
             t.start()
         for t in threads:
@@ -372,6 +380,7 @@ class PriceReloadTest(unittest.TestCase):
         self.assertEqual(len(infos), 1, infos)
         self.assertGreaterEqual(value(s, "llm_exporter_pricing_reloads_total", result="success"), 1 + posts + 1)
         self.assertEqual(value(s, "llm_exporter_pricing_reloads_total", result="failure"), 0)
+        self.assertEqual(value(s, "llm_exporter_events_total", transport="http", result="accepted"), posts)
         self.assertEqual(e.stop(signal.SIGTERM), 0)
 
     def enterContext_tmp(self):
