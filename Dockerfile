@@ -6,12 +6,16 @@
 ARG DEBIAN_IMAGE=debian:bookworm-20260824-slim
 
 FROM ${DEBIAN_IMAGE} AS build
+# The git revision for --version and llm_exporter_build_info: the build context has
+# no .git (.dockerignore). `--build-arg REVISION=$(git rev-parse --short=12 HEAD)`.
+ARG REVISION=unknown
 WORKDIR /src
 # Dependencies first: this layer is reused until the package list changes.
 COPY scripts/install-deps scripts/install-deps
 RUN scripts/install-deps --build && rm -rf /var/lib/apt/lists/*
 COPY . .
-RUN BUILD_TESTS=OFF scripts/build
+# Neither tests nor benchmarks: they need test-only packages (python3, GoogleTest).
+RUN BUILD_TESTS=OFF REVISION="${REVISION}" scripts/build
 # RelWithDebInfo keeps symbols for local debugging; the image does not need them.
 RUN strip --strip-unneeded build/exporter/llm-cost-exporter build/exporter/tools/llm-traffic-gen
 

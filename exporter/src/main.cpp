@@ -97,21 +97,27 @@ int main(int argc, char** argv) {
     std::optional<Checkpointer> checkpointer;
     if (!flags.storage_path.empty()) {
       state_file.emplace(flags.storage_path);
+      state_file->Open();  // throws, naming the flag: not creatable, not writable, in use
       StateFile::Loaded loaded = state_file->Load();
       std::string result = loaded.result;
       if (loaded.state) {
-        const std::string note = pipeline.Restore(*loaded.state);
-        if (!note.empty() && note.rfind("partial:", 0) != 0) {
+        const RestoreReport report = pipeline.Restore(*loaded.state);
+        if (!report.incompatible.empty()) {
           result = "incompatible";
           const std::string moved = state_file->SetAside("incompatible");
           Log(LogLevel::kError, "state file does not fit this configuration; starting empty",
-              {{"file", state_file->path()}, {"error", note}, {"moved_to", moved}});
+              {{"file", state_file->path()}, {"error", report.incompatible}, {"moved_to", moved}});
         } else {
-          Log(note.empty() ? LogLevel::kInfo : LogLevel::kWarn, "state restored",
+          std::string unknown;
+          for (const auto& name : report.unknown_names) unknown += (unknown.empty() ? "" : ",") + name;
+          const bool partial = !report.note.empty() || !report.skipped.empty();
+          Log(partial ? LogLevel::kWarn : LogLevel::kInfo, "state restored",
               {{"file", state_file->path()},
+               {"format_version", std::to_string(loaded.format_version)},
                {"label_sets", std::to_string(request_metrics.label_sets())},
                {"request_ids", std::to_string(request_ids.size())},
-               {"note", note}});
+               {"note", report.note},
+               {"skipped_unknown_names", unknown}});
         }
       } else if (loaded.result == "corrupt") {
         Log(LogLevel::kError, "state file unreadable; set aside, starting empty",
@@ -188,8 +194,11 @@ int main(int argc, char** argv) {
       Log(LogLevel::kInfo, "shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
       break;
     }
-    // Stop intake first, then serve nothing more.
-    if (udp) udp->Stop();
+    // Stop intake first (the UDP socket is drained: what was queued is counted), then serve nothing more.
+    if (udp) {
+      udp->Stop();
+      Log(LogLevel::kInfo, "udp intake stopped; queued datagrams drained", {{"datagrams", std::to_string(udp->drained())}});
+    }
     if (ingest) ingest->Stop();
     web.Stop();
     // Everything accepted is in the final checkpoint: intake stopped above.

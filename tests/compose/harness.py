@@ -109,6 +109,44 @@ class Exporter(exporter_process.Exporter):
         return samples
 
 
+COMPOSE_FILE = os.path.join(SOURCE_DIR, "docker-compose.yml")
+
+
+def compose_v1(env_file, *args, env=None):
+    """`docker-compose` (Debian's 1.29, the only Compose here) on docker-compose.yml
+    with `env_file` as its .env. 1.29 rejects the top-level `name:` that the v2
+    plugin reads, so it gets a copy without that line and the same name as -p (what
+    docs/quickstart-compose.md tells v1 users to do). Returns the CompletedProcess."""
+    import shutil
+    import tempfile
+    exe = shutil.which("docker-compose")
+    if not exe:
+        fail("docker-compose not found (Debian package docker-compose)")
+    with open(COMPOSE_FILE) as f:
+        lines = f.read().splitlines(keepends=True)
+    names = [l.split(":", 1)[1].strip() for l in lines if l.startswith("name:")]
+    if len(names) != 1:
+        fail("docker-compose.yml must set the project name once with a top-level `name:`, has %r" % names)
+    # The caller's environment must not fill in what the env file is supposed to provide.
+    env = dict(env if env is not None else {k: v for k, v in os.environ.items()
+                                              if not k.startswith(("GRAFANA_", "PROMETHEUS_", "DEMO_", "COMPOSE_",
+                                                                   "ALERTMANAGER_", "LLM_COST_"))})
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", prefix="compose-v1-") as copy:
+        copy.write("".join(l for l in lines if not l.startswith("name:")))
+        copy.flush()
+        return run_bounded([exe, "--project-directory", SOURCE_DIR, "-p", names[0], "-f", copy.name,
+                            "--env-file", env_file, *args], 60, env=env)
+
+
+def compose_rendered(env_file, *args):
+    """The compose file as `docker-compose config` renders it (a dict)."""
+    import yaml
+    res = compose_v1(env_file, *args, "config")
+    if res.returncode != 0:
+        fail("docker-compose config rejected the file:\n" + res.stderr)
+    return yaml.safe_load(res.stdout)
+
+
 def run_bounded(args, timeout, **kw):
     """subprocess.run with a hard time limit; the child is killed by pid on expiry."""
     try:

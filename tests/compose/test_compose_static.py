@@ -26,7 +26,7 @@ check({"exporter", "prometheus", "alertmanager", "grafana", "traffic"} <= set(se
 named_volumes = set(compose.get("volumes") or {})
 
 # Exact versions: vX.Y.Z / X.Y.Z; a Debian base must be a dated snapshot.
-PINNED = re.compile(r"^[\w./-]+:(v?\d+\.\d+\.\d+|bookworm-\d{8}-slim)(@sha256:[0-9a-f]{64})?$")
+PINNED = re.compile(r"^[\w./-]+:(v?\d+\.\d+\.\d+(-slim-bookworm)?|bookworm-\d{8}-slim)(@sha256:[0-9a-f]{64})?$")
 LOCAL = "llm-cost-exporter:local"  # built here from the Dockerfile, never pulled
 
 for name, svc in services.items():
@@ -72,6 +72,16 @@ for name, svc in services.items():
     if name != "traffic":
         check("profiles" not in svc, f"{name}: core services must run without a profile")
 
+# Alertmanager: its compose entrypoint renders the receivers .env switches on, and
+# the default receiver is the alert-log service, which needs no secret.
+am = services["alertmanager"]
+check(am.get("entrypoint") == ["/bin/sh", "/etc/alertmanager/compose-start.sh"], "alertmanager must start via compose-start.sh")
+check(mounts("alertmanager").get("/etc/alertmanager") == "./alertmanager", "alertmanager config mount")
+check("alert-log" in services and "alert-log" in (am.get("depends_on") or {}), "alertmanager needs the alert-log receiver")
+check("http://alert-log:9099/alerts" in open(src("alertmanager", "alertmanager.yml")).read(),
+      "the default webhook receiver must be the alert-log service")
+check(mounts("alert-log").get("/opt/alert-log/alert_log.py") == "./alertmanager/alert_log.py", "alert-log script mount")
+
 # Prometheus (other area) must scrape the compose service by its name.
 prom_cfg = src("prometheus", "prometheus.yml")
 if os.path.exists(prom_cfg):
@@ -93,7 +103,12 @@ froms = [l for l in lines if l.upper().startswith("FROM ")]
 check(len(froms) >= 2, "Dockerfile must be multi-stage")
 run = " \n".join(l for l in lines if l.upper().startswith("RUN "))
 check("scripts/install-deps --build" in run, "build stage must run scripts/install-deps --build")
-check(re.search(r"BUILD_TESTS=OFF scripts/build\b", run), "build stage must run BUILD_TESTS=OFF scripts/build")
+check(re.search(r"BUILD_TESTS=OFF (REVISION=\S+ )?scripts/build\b", run), "build stage must run BUILD_TESTS=OFF scripts/build")
+check(re.search(r"^ARG REVISION\b", dockerfile, re.M) and 'REVISION="${REVISION}"' in run,
+      "the build stage must take the git revision as the REVISION build argument")
+for name in ("exporter", "traffic"):
+    args = (services[name]["build"] or {}).get("args", {})
+    check("LLM_COST_EXPORTER_REVISION" in str(args.get("REVISION")), f"{name}: build.args.REVISION must come from LLM_COST_EXPORTER_REVISION")
 check("install-deps --runtime" in run, "final stage must run install-deps --runtime")
 ci = open(src("scripts", "test")).read()
 check("scripts/install-deps" in ci and "scripts/build" in ci, "scripts/test no longer uses install-deps/build")

@@ -97,7 +97,10 @@ TEST(StateFile, SnapshotRestoreReproducesEveryValueIncludingUnscrapedEvents) {
   auto decoded = DecodeState(EncodeState(state), error);
   ASSERT_TRUE(decoded) << error;
   World after;
-  ASSERT_EQ(after.pipeline.Restore(*decoded), "");
+  const RestoreReport report = after.pipeline.Restore(*decoded);
+  ASSERT_EQ(report.incompatible, "");
+  ASSERT_EQ(report.note, "");
+  ASSERT_TRUE(report.skipped.empty());
   EXPECT_EQ(Comparable(after.exposition.Render()), expected);
   // Remembered ids survive: a retry of r1 is not counted again.
   const auto retry = after.pipeline.Ingest(R"({"model":"claude-sonnet-4-5","request_id":"r1"})", Transport::kHttp);
@@ -116,10 +119,10 @@ TEST(StateFile, DetectsCorruptionTruncationAndOtherVersions) {
   EXPECT_EQ(error, "checksum mismatch");
   EXPECT_FALSE(DecodeState(bytes.substr(0, bytes.size() - 7), error));
   EXPECT_NE(error.find("truncated"), std::string::npos) << error;
-  std::string v2 = bytes;
-  v2.replace(v2.find(" 1 "), 3, " 2 ");
-  EXPECT_FALSE(DecodeState(v2, error));
-  EXPECT_NE(error.find("format version 2"), std::string::npos) << error;
+  std::string v3 = bytes;
+  v3.replace(v3.find(" 2 "), 3, " 3 ");
+  EXPECT_FALSE(DecodeState(v3, error));
+  EXPECT_NE(error.find("format version 3"), std::string::npos) << error;
   EXPECT_FALSE(DecodeState("", error));
   EXPECT_FALSE(DecodeState("garbage\n{}", error));
 }
@@ -128,16 +131,19 @@ TEST(StateFile, SavesAtomicallyAndSetsCorruptFilesAside) {
   const auto dir = std::filesystem::temp_directory_path() / ("llm-state-test-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   StateFile file(dir.string());
+  file.Open();
   EXPECT_EQ(file.Load().result, "none");
   World w;
   w.pipeline.Ingest(kEvents, Transport::kHttp);
   file.Save(w.pipeline.Snapshot());
-  EXPECT_FALSE(std::filesystem::exists(file.path() + ".tmp"));
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << e.path();  // no temporary file left
+  }
   auto loaded = file.Load();
   ASSERT_EQ(loaded.result, "restored");
   EXPECT_EQ(loaded.state->requests.requests.size(), w.pipeline.Snapshot().requests.requests.size());
 
-  std::ofstream(file.path(), std::ios::trunc) << "LLMCOSTSTATE 1 00000000 5 0\n{}{}x";
+  std::ofstream(file.path(), std::ios::trunc) << "LLMCOSTSTATE 2 00000000 5 0\n{}{}x";
   loaded = file.Load();
   EXPECT_EQ(loaded.result, "corrupt");
   EXPECT_FALSE(std::filesystem::exists(file.path()));  // moved aside, never loaded again
@@ -147,13 +153,85 @@ TEST(StateFile, SavesAtomicallyAndSetsCorruptFilesAside) {
   std::filesystem::remove_all(dir);
 }
 
+std::filesystem::path TempDir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+TEST(StateFile, OpenCreatesParentsAndRefusesAFileInTheWay) {
+  const auto root = TempDir("llm-state-open");
+  StateFile nested((root / "a" / "b" / "c").string());
+  nested.Open();
+  EXPECT_TRUE(std::filesystem::is_directory(root / "a" / "b" / "c"));
+  std::ofstream(root / "file") << "x";
+  for (const auto& in_the_way : {root / "file", root / "file" / "sub"}) {
+    StateFile f(in_the_way.string());
+    try {
+      f.Open();
+      ADD_FAILURE() << in_the_way << " was accepted";
+    } catch (const std::runtime_error& e) {
+      EXPECT_EQ(std::string(e.what()).rfind("--storage.path=" + in_the_way.string() + ": ", 0), 0u) << e.what();
+    }
+  }
+  std::filesystem::remove_all(root);
+}
+
+TEST(StateFile, ASecondOpenOfTheSameDirectoryIsRefusedWhileTheFirstHoldsIt) {
+  const auto dir = TempDir("llm-state-lock");
+  {
+    StateFile first(dir.string());
+    first.Open();
+    StateFile second(dir.string());
+    try {
+      second.Open();
+      ADD_FAILURE() << "second instance accepted";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("in use by another llm-cost-exporter (pid " + std::to_string(::getpid()) + ")"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  StateFile after(dir.string());  // the first one is gone: the lock is free
+  EXPECT_NO_THROW(after.Open());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(StateFile, PlantedTemporaryFileSymlinksAreNeverFollowed) {
+  const auto dir = TempDir("llm-state-symlink");
+  const auto target = TempDir("llm-state-symlink-target");
+  std::ofstream(target) << "precious";
+  StateFile file(dir.string());
+  // Planted before start: the old fixed name; removed (the link, not its target) by Open().
+  std::filesystem::create_directories(dir);
+  std::filesystem::create_symlink(target, file.path() + ".tmp");
+  file.Open();
+  EXPECT_FALSE(std::filesystem::is_symlink(file.path() + ".tmp"));
+  // Planted while running, at the next names this process would pick.
+  for (int i = 0; i < 4; ++i) {
+    std::filesystem::create_symlink(target, file.path() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(i));
+  }
+  World w;
+  w.pipeline.Ingest(kEvents, Transport::kHttp);
+  file.Save(w.pipeline.Snapshot());
+  file.Save(w.pipeline.Snapshot());
+  std::ifstream in(target);
+  std::string content;
+  in >> content;
+  EXPECT_EQ(content, "precious");
+  EXPECT_FALSE(std::filesystem::is_symlink(file.path()));
+  EXPECT_EQ(file.Load().result, "restored");
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove(target);
+}
+
 TEST(StateFile, RefusesStateOfOtherLabels) {
   World w;
   w.pipeline.Ingest(kEvents, Transport::kHttp);
   MetricsState state = w.pipeline.Snapshot();
-  state.requests.attribution_labels = {"feature", "customer"};
+  state.requests.groups[0].labels["customer"] = "x";  // a label this configuration does not have
   World other;
-  EXPECT_NE(other.pipeline.Restore(state).find("other attribution labels"), std::string::npos);
+  EXPECT_NE(other.pipeline.Restore(state).incompatible.find("label 'customer'"), std::string::npos);
   EXPECT_EQ(other.requests.label_sets(), 0u);
 }
 

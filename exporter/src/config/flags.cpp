@@ -52,7 +52,8 @@ const std::map<std::string, FlagSpec>& Specs() {
       {"pricing.file", {"Price table (YAML). (default \"/etc/llm-cost-exporter/prices.yml\")", false,
                         [](Flags& f, const std::string& v) { f.pricing_file = v; return std::string(); }}},
       {"storage.path", {"Directory for the state file (counters, histograms, seen request ids), so a restart "
-                        "resets nothing; empty disables persistence.", false,
+                        "resets nothing; created with its parents, must be writable, and is locked (one exporter "
+                        "per directory); empty disables persistence.", false,
                         [](Flags& f, const std::string& v) { f.storage_path = v; return std::string(); }}},
       {"storage.checkpoint-interval", {"How often the state file is written; a kill -9 loses at most this much. (default 5s)", false,
                                        [](Flags& f, const std::string& v) {

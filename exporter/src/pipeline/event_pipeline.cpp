@@ -40,6 +40,10 @@ IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, s
   SplitBatch(body, batch);
   const auto& items = batch.items;
   const auto table = prices_.Current();
+  // The whole batch is recorded under one hold: a checkpoint has all of a batch or
+  // none of it, so a kill -9 after a checkpoint never leaves half a batch counted
+  // (its client, seeing no answer, retries the whole batch).
+  const auto hold = HoldForRecording();
   for (std::size_t i = 0; i < items.size(); ++i) {
     std::optional<EventError> error;
     if (const auto* split_error = std::get_if<EventError>(&items[i])) {
@@ -49,7 +53,7 @@ IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, s
     }
     if (error) {
       error->index = i;
-      CountRejection(transport, *error);
+      CountRejectionHeld(transport, *error);
       ++result.rejected;
       if (result.errors.size() < max_errors) result.errors.push_back(std::move(*error));
       continue;
@@ -59,27 +63,23 @@ IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, s
       EventError too_costly{i, "usage", RejectReason::kBadField,
                             "the request's cost at the price table's rates exceeds 9,223,372 USD, more than "
                             "is counted exactly; check the table's rates and factors"};
-      CountRejection(transport, too_costly);
+      CountRejectionHeld(transport, too_costly);
       ++result.rejected;
       if (result.errors.size() < max_errors) result.errors.push_back(std::move(too_costly));
       continue;
     }
-    {
-      std::shared_lock lock(record_mu_);
-      if (request_ids_ != nullptr && !event.request_id.empty() &&
-          !request_ids_->FirstSeen(event.request_id, UnixSeconds())) {
-        lock.unlock();
-        EventError dup{i, "request_id", RejectReason::kDuplicate,
-                       "request_id already counted within the dedupe window; not counted again"};
-        CountRejection(transport, dup);
-        ++result.rejected;
-        ++result.duplicates;
-        if (result.errors.size() < max_errors) result.errors.push_back(std::move(dup));
-        continue;
-      }
-      request_metrics_.Record(event, cost);
-      exporter_metrics_.Accepted(transport);
+    if (request_ids_ != nullptr && !event.request_id.empty() &&
+        !request_ids_->FirstSeen(event.request_id, UnixSeconds())) {
+      EventError dup{i, "request_id", RejectReason::kDuplicate,
+                     "request_id already counted within the dedupe window; not counted again"};
+      CountRejectionHeld(transport, dup);
+      ++result.rejected;
+      ++result.duplicates;
+      if (result.errors.size() < max_errors) result.errors.push_back(std::move(dup));
+      continue;
     }
+    request_metrics_.Record(event, cost);
+    exporter_metrics_.Accepted(transport);
     if (cost.unpriced != UnpricedReason::kNone) NoteUnpriced(cost, event);
     ++result.accepted;
   }
@@ -88,29 +88,47 @@ IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, s
 
 void EventPipeline::RejectWhole(Transport transport, const EventError& error) { CountRejection(transport, error); }
 
+std::shared_lock<std::shared_mutex> EventPipeline::HoldForRecording() const {
+  // A waiting snapshot goes first: holders arriving after it wait, so overlapping
+  // batches on many threads can never keep a checkpoint out.
+  for (int waiting; (waiting = snapshots_waiting_.load(std::memory_order_acquire)) != 0;) {
+    snapshots_waiting_.wait(waiting, std::memory_order_acquire);
+  }
+  return std::shared_lock(record_mu_);
+}
+
 MetricsState EventPipeline::Snapshot() const {
-  std::unique_lock lock(record_mu_);
+  snapshots_waiting_.fetch_add(1, std::memory_order_acq_rel);
   MetricsState state;
-  state.requests = request_metrics_.Snapshot();
-  state.exporter = exporter_metrics_.Snapshot();
-  if (request_ids_ != nullptr) state.request_ids = request_ids_->Entries();
+  {
+    std::unique_lock lock(record_mu_);
+    state.requests = request_metrics_.Snapshot();
+    state.exporter = exporter_metrics_.Snapshot();
+    if (request_ids_ != nullptr) state.request_ids = request_ids_->Entries();
+  }
+  snapshots_waiting_.fetch_sub(1, std::memory_order_acq_rel);
+  snapshots_waiting_.notify_all();
   return state;
 }
 
-std::string EventPipeline::Restore(const MetricsState& state) {
+RestoreReport EventPipeline::Restore(const MetricsState& state) {
   std::unique_lock lock(record_mu_);
-  std::string note = request_metrics_.Restore(state.requests);
-  if (!note.empty() && note.rfind("partial:", 0) != 0) return note;  // nothing was restored
-  exporter_metrics_.Restore(state.exporter);
+  RestoreReport report;
+  request_metrics_.Restore(state.requests, report);
+  if (!report.incompatible.empty()) return report;  // nothing was restored
+  exporter_metrics_.Restore(state.exporter, report);
+  exporter_metrics_.StateEntriesSkipped(report);
   if (request_ids_ != nullptr) request_ids_->Restore(state.request_ids, UnixSeconds());
-  return note;
+  return report;
 }
 
 void EventPipeline::CountRejection(Transport transport, const EventError& error) {
-  {
-    std::shared_lock lock(record_mu_);
-    exporter_metrics_.Rejected(transport, error.reason);
-  }
+  const auto hold = HoldForRecording();
+  CountRejectionHeld(transport, error);
+}
+
+void EventPipeline::CountRejectionHeld(Transport transport, const EventError& error) {
+  exporter_metrics_.Rejected(transport, error.reason);
   auto& rl = reject_log_[static_cast<std::size_t>(error.reason)];
   const std::int64_t now = NowMs();
   std::int64_t last = rl.last_ms.load(std::memory_order_relaxed);

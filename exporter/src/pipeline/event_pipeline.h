@@ -44,11 +44,16 @@ class EventPipeline {
   // An event-consistent copy of every counter, histogram and remembered request id:
   // recording pauses while it is taken (milliseconds), so no event is half in it.
   MetricsState Snapshot() const;
-  // Returns "" or why (part of) the state could not be restored; see RequestMetrics::Restore.
-  std::string Restore(const MetricsState& state);
+  // What was and was not restored; see RequestMetrics::Restore and RestoreReport.
+  RestoreReport Restore(const MetricsState& state);
 
  private:
   void CountRejection(Transport transport, const EventError& error);
+  // The same, by a caller that holds HoldForRecording() (holds never nest: a
+  // waiting snapshot would deadlock a second one).
+  void CountRejectionHeld(Transport transport, const EventError& error);
+  // Shared by everything that records; a snapshot takes record_mu_ exclusively.
+  std::shared_lock<std::shared_mutex> HoldForRecording() const;
   void NoteUnpriced(const RequestCost& cost, const UsageEvent& event);
 
   EventParser parser_;
@@ -56,8 +61,9 @@ class EventPipeline {
   RequestMetrics& request_metrics_;
   ExporterMetrics& exporter_metrics_;
   RequestIdWindow* request_ids_;
-  // Shared by every event being recorded, exclusive for a snapshot.
+  // Shared by every batch being recorded, exclusive for a snapshot.
   mutable std::shared_mutex record_mu_;
+  mutable std::atomic<int> snapshots_waiting_{0};
 
   // Rejections are logged at most once per second per reason (a broken client
   // must not flood the log); the count in between is reported with the next line.

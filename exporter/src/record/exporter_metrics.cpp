@@ -16,8 +16,14 @@ ExporterMetrics::ExporterMetrics(prometheus::Registry& registry, const ExporterC
                        .Name("llm_exporter_state_loads_total")
                        .Help("State file loads at start, by result: restored, none, corrupt (set aside), "
                              "incompatible (set aside).")
-                       .Register(registry)) {
+                       .Register(registry)),
+      state_skipped_(prometheus::BuildCounter()
+                         .Name("llm_exporter_state_entries_skipped_total")
+                         .Help("State file entries not restored because this build does not know their type, "
+                               "reason, status, transport, result or histogram name (a newer release's file), by kind.")
+                         .Register(registry)) {
   for (const char* r : {"restored", "none", "corrupt", "incompatible"}) state_loads_.Add({{"result", r}});
+  for (std::string_view kind : kStateNameKinds) state_skipped_.Add({{"kind", std::string(kind)}});
   auto& checkpoints = prometheus::BuildCounter()
                           .Name("llm_exporter_state_checkpoints_total")
                           .Help("State file checkpoints written, by result.")
@@ -132,29 +138,72 @@ void ExporterMetrics::PricingLoaded(const PriceTable& table) {
   reload_success_->Increment();
 }
 
+namespace {
+constexpr std::array<std::string_view, 2> kEventResults = {"accepted", "rejected"};
+}  // namespace
+
 ExporterCountersState ExporterMetrics::Snapshot() const {
   ExporterCountersState s;
-  for (std::size_t t = 0; t < 2; ++t) {
-    s.events[t][0] = accepted_[t]->Value();
-    s.events[t][1] = rejected_total_[t]->Value();
-    for (std::size_t r = 0; r < kRejectReasonCount; ++r) s.rejected[t][r] = rejected_[t][r]->Value();
+  for (Transport t : {Transport::kHttp, Transport::kUdp}) {
+    const auto ti = static_cast<std::size_t>(t);
+    const std::string tn(TransportName(t));
+    s.events[tn]["accepted"] = accepted_[ti]->Value();
+    s.events[tn]["rejected"] = rejected_total_[ti]->Value();
+    for (std::size_t r = 0; r < kRejectReasonCount; ++r) {
+      s.rejected[tn][std::string(RejectReasonName(static_cast<RejectReason>(r)))] = rejected_[ti][r]->Value();
+    }
   }
   for (const auto& [label, counter] : overflow_) s.label_overflow[label] = counter->Value();
+  s.udp_receive_dropped = udp_dropped_->Value();
   return s;
 }
 
-void ExporterMetrics::Restore(const ExporterCountersState& s) {
+void ExporterMetrics::Restore(const ExporterCountersState& s, RestoreReport& report) {
   auto add = [](prometheus::Counter* c, double v) {
     if (v > 0) c->Increment(v);
   };
-  for (std::size_t t = 0; t < 2; ++t) {
-    add(accepted_[t], s.events[t][0]);
-    add(rejected_total_[t], s.events[t][1]);
-    for (std::size_t r = 0; r < kRejectReasonCount; ++r) add(rejected_[t][r], s.rejected[t][r]);
+  auto transport_of = [&](const std::string& name) -> int {
+    for (Transport t : {Transport::kHttp, Transport::kUdp}) {
+      if (TransportName(t) == name) return static_cast<int>(t);
+    }
+    report.Unknown("transport", name);
+    return -1;
+  };
+  for (const auto& [transport, results] : s.events) {
+    const int t = transport_of(transport);
+    if (t < 0) continue;
+    for (const auto& [result, v] : results) {
+      if (result == kEventResults[0]) {
+        add(accepted_[static_cast<std::size_t>(t)], v);
+      } else if (result == kEventResults[1]) {
+        add(rejected_total_[static_cast<std::size_t>(t)], v);
+      } else {
+        report.Unknown("event_result", result);
+      }
+    }
   }
+  for (const auto& [transport, reasons] : s.rejected) {
+    const int t = transport_of(transport);
+    if (t < 0) continue;
+    for (const auto& [reason, v] : reasons) {
+      std::size_t r = 0;
+      while (r < kRejectReasonCount && RejectReasonName(static_cast<RejectReason>(r)) != reason) ++r;
+      if (r == kRejectReasonCount) {
+        report.Unknown("reject_reason", reason);
+        continue;
+      }
+      add(rejected_[static_cast<std::size_t>(t)][r], v);
+    }
+  }
+  // A label no longer guarded (removed from labels.attribution) has no series to restore into.
   for (const auto& [label, v] : s.label_overflow) {
     if (auto it = overflow_.find(label); it != overflow_.end()) add(it->second, v);
   }
+  add(udp_dropped_, s.udp_receive_dropped);
+}
+
+void ExporterMetrics::StateEntriesSkipped(const RestoreReport& report) {
+  for (const auto& [kind, n] : report.skipped) state_skipped_.Add({{"kind", kind}}).Increment(n);
 }
 
 void ExporterMetrics::StateRestored(const std::string& result) { state_loads_.Add({{"result", result}}).Increment(); }

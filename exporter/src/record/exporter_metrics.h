@@ -37,12 +37,16 @@ class ExporterMetrics {
   void PricingReloadFailed();
 
   ExporterCountersState Snapshot() const;
-  void Restore(const ExporterCountersState& state);
+  // Matches the saved counters by transport, result and reason name; names this
+  // build does not know are skipped and noted in `report`.
+  void Restore(const ExporterCountersState& state, RestoreReport& report);
 
   // The state file: loads at start, checkpoints, and files set aside as unusable.
   void StateRestored(const std::string& result);  // "restored", "none", "corrupt", "incompatible"
   void CheckpointWritten(double unix_seconds);
   void CheckpointFailed();
+  // Counts, by kind, the state entries a restore skipped for an unknown name.
+  void StateEntriesSkipped(const RestoreReport& report);
 
   // Cumulative datagrams the kernel dropped on the UDP socket (its queue was full).
   void UdpKernelDrops(std::uint32_t cumulative);
@@ -62,6 +66,7 @@ class ExporterMetrics {
   prometheus::Counter* reload_success_;
   prometheus::Counter* reload_failure_;
   prometheus::Family<prometheus::Counter>& state_loads_;
+  prometheus::Family<prometheus::Counter>& state_skipped_;
   prometheus::Counter* checkpoint_success_;
   prometheus::Counter* checkpoint_failure_;
   prometheus::Gauge* last_checkpoint_;

@@ -3,35 +3,39 @@
 // owns, as plain values, so it can be written to the state file and restored after
 // a restart (Prometheus then sees no counter reset). Series are listed once each:
 // token and cost series are shared by the label sets that differ only by status.
+//
+// Everything is held BY NAME: labels as name -> value, token and cost types, reject
+// reasons, transports, results and histograms by the names they have on /metrics.
+// Adding a label, a type or a reason therefore never shifts what an older file
+// means (a name this build does not know is skipped and counted, see RestoreReport).
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
-#include "event/event_error.h"
-#include "event/usage_event.h"
-#include "pricing/pricer.h"
-
 namespace llmcost {
 
+using LabelMap = std::map<std::string, std::string>;  // label name -> value
+
 struct RequestCountState {
-  std::vector<std::string> values;  // provider, model, attribution values in config order
-  std::string status;
+  LabelMap labels;  // the record labels, the attribution labels and status
   double count = 0;
 };
 
 struct SeriesGroupState {
-  std::vector<std::string> values;  // provider, model, attribution values
-  std::array<double, kTokenTypeCount> tokens{};
-  std::array<double, kCostTypeCount> cost{};
+  LabelMap labels;                       // the record labels and the attribution labels
+  std::map<std::string, double> tokens;  // by token_type (TokenTypeName)
+  std::map<std::string, double> cost;    // by cost_type (CostTypeName), USD
   double cache_savings = 0;
   double cache_write_premium = 0;
 };
 
 struct UnpricedState {
-  std::string provider, model, reason;
+  LabelMap labels;  // provider, model, reason
   double count = 0;
 };
 
@@ -40,18 +44,19 @@ struct HistogramState {
   double sum = 0;
 };
 
-// The five request histograms, in the order duration, ttft, input, output, cost.
-inline constexpr std::size_t kRequestHistogramCount = 5;
+// The request histograms by the names of their bucket settings (config
+// histograms.<name>_buckets); llm_request_<name> on /metrics, except ttft.
+inline constexpr std::array<std::string_view, 5> kRequestHistogramNames = {
+    "duration_seconds", "ttft_seconds", "input_tokens", "output_tokens", "cost_usd"};
+inline constexpr std::size_t kRequestHistogramCount = kRequestHistogramNames.size();
 
 struct HistogramSetState {
-  std::vector<std::string> values;  // provider, model, histogram label value
-  std::array<HistogramState, kRequestHistogramCount> histograms;
+  LabelMap labels;  // provider, model and the histogram label
+  std::map<std::string, HistogramState> by_name;  // by kRequestHistogramNames
 };
 
 struct RequestMetricsState {
-  std::vector<std::string> attribution_labels;
-  std::string histogram_label;
-  std::array<std::vector<double>, kRequestHistogramCount> bucket_bounds;
+  std::map<std::string, std::vector<double>> bucket_bounds;  // by histogram name
   std::vector<RequestCountState> requests;
   std::vector<SeriesGroupState> groups;
   std::vector<UnpricedState> unpriced;
@@ -59,11 +64,10 @@ struct RequestMetricsState {
 };
 
 struct ExporterCountersState {
-  // [transport][result]: accepted, rejected
-  std::array<std::array<double, 2>, 2> events{};
-  // [transport][reason]
-  std::array<std::array<double, kRejectReasonCount>, 2> rejected{};
-  std::map<std::string, double> label_overflow;
+  std::map<std::string, std::map<std::string, double>> events;    // transport -> result -> count
+  std::map<std::string, std::map<std::string, double>> rejected;  // transport -> reason -> count
+  std::map<std::string, double> label_overflow;                   // label -> count
+  double udp_receive_dropped = 0;  // datagrams the kernel dropped (SO_RXQ_OVFL)
 };
 
 struct MetricsState {
@@ -71,5 +75,29 @@ struct MetricsState {
   ExporterCountersState exporter;
   std::vector<std::pair<std::int64_t, std::uint64_t>> request_ids;  // (seen unix seconds, hash)
 };
+
+// What a restore did. An entry whose type, reason, status, transport, result or
+// histogram name this build does not know (a file from a newer release) is skipped,
+// counted by kind and named here; everything else restores.
+struct RestoreReport {
+  std::string incompatible;  // non-empty: the state does not fit this configuration; nothing restored
+  std::string note;          // non-empty: restored, but some histograms start from zero (why)
+  std::map<std::string, double> skipped;  // kind -> entries skipped for an unknown name
+  std::vector<std::string> unknown_names;  // "kind=name", the first few, for the log
+
+  void Unknown(std::string_view kind, std::string_view name) {
+    skipped[std::string(kind)] += 1;
+    std::string entry = std::string(kind) + "=" + std::string(name);
+    if (unknown_names.size() < 20 && std::find(unknown_names.begin(), unknown_names.end(), entry) == unknown_names.end()) {
+      unknown_names.push_back(std::move(entry));
+    }
+  }
+};
+
+// The kinds of name a state file entry is keyed by (the `kind` label of
+// llm_exporter_state_entries_skipped_total).
+inline constexpr std::array<std::string_view, 8> kStateNameKinds = {
+    "token_type", "cost_type", "status", "unpriced_reason", "transport", "event_result", "reject_reason",
+    "histogram"};
 
 }  // namespace llmcost

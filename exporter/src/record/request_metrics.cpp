@@ -377,26 +377,46 @@ void AddToHistogram(HistogramState& h, const std::vector<double>& bounds, double
 
 }  // namespace
 
+std::vector<std::string> RequestMetrics::LabelNames() const {
+  std::vector<std::string> names;
+  for (const RecordLabel& l : kRecordLabels) names.emplace_back(l.name);
+  names.insert(names.end(), attribution_labels_.begin(), attribution_labels_.end());
+  return names;
+}
+
+LabelMap RequestMetrics::ToLabels(const std::vector<std::string>& values) const {
+  LabelMap labels;
+  const std::vector<std::string> names = LabelNames();
+  for (std::size_t i = 0; i < names.size() && i < values.size(); ++i) labels[names[i]] = values[i];
+  return labels;
+}
+
 RequestMetricsState RequestMetrics::Snapshot() const {
   RequestMetricsState s;
-  s.attribution_labels = attribution_labels_;
-  s.histogram_label = attribution_labels_[histogram_label_index_];
-  s.bucket_bounds = {buckets_.duration_seconds, buckets_.ttft_seconds, buckets_.input_tokens,
-                     buckets_.output_tokens, buckets_.cost_usd};
+  const std::array<const std::vector<double>*, kRequestHistogramCount> bounds = {
+      &buckets_.duration_seconds, &buckets_.ttft_seconds, &buckets_.input_tokens, &buckets_.output_tokens,
+      &buckets_.cost_usd};
+  for (std::size_t i = 0; i < kRequestHistogramCount; ++i) s.bucket_bounds[std::string(kRequestHistogramNames[i])] = *bounds[i];
+  const std::string& histogram_label = attribution_labels_[histogram_label_index_];
   std::unordered_map<const prometheus::Counter*, std::size_t> group_index, unpriced_index;
   std::unordered_map<const HistogramSet*, std::size_t> histogram_index;
 
   std::shared_lock lock(sets_mu_);
   for (const auto& [key, set] : sets_) {
     std::lock_guard pending_lock(set->pending_mu);
-    RequestCountState r{set->values, std::string(RequestStatusName(set->status)), set->requests->Value()};
+    RequestCountState r{ToLabels(set->values), set->requests->Value()};
+    r.labels["status"] = std::string(RequestStatusName(set->status));
 
     auto [git, new_group] = group_index.emplace(set->tokens[0], s.groups.size());
     if (new_group) {
       SeriesGroupState g;
-      g.values = set->values;
-      for (std::size_t t = 0; t < kTokenTypeCount; ++t) g.tokens[t] = set->tokens[t]->Value();
-      for (std::size_t c = 0; c < kCostTypeCount; ++c) g.cost[c] = set->cost[c]->Value();
+      g.labels = ToLabels(set->values);
+      for (std::size_t t = 0; t < kTokenTypeCount; ++t) {
+        g.tokens[std::string(TokenTypeName(static_cast<TokenType>(t)))] = set->tokens[t]->Value();
+      }
+      for (std::size_t c = 0; c < kCostTypeCount; ++c) {
+        g.cost[std::string(CostTypeName(static_cast<CostType>(c)))] = set->cost[c]->Value();
+      }
       g.cache_savings = set->savings->Value();
       g.cache_write_premium = set->premium->Value();
       s.groups.push_back(std::move(g));
@@ -405,8 +425,9 @@ RequestMetricsState RequestMetrics::Snapshot() const {
     for (std::size_t u = 1; u < set->unpriced.size(); ++u) {
       auto [uit, new_unpriced] = unpriced_index.emplace(set->unpriced[u], s.unpriced.size());
       if (new_unpriced) {
-        s.unpriced.push_back({set->values[0], set->values[1],
-                              std::string(UnpricedReasonName(static_cast<UnpricedReason>(u))),
+        s.unpriced.push_back({{{"provider", set->values[0]},
+                               {"model", set->values[1]},
+                               {"reason", std::string(UnpricedReasonName(static_cast<UnpricedReason>(u)))}},
                               set->unpriced[u]->Value()});
       }
       unpriced_at[u] = uit->second;
@@ -414,34 +435,45 @@ RequestMetricsState RequestMetrics::Snapshot() const {
     auto [hit, new_hist] = histogram_index.emplace(set->histograms, s.histogram_sets.size());
     if (new_hist) {
       HistogramSetState h;
-      h.values = {set->values[0], set->values[1], set->values[2 + histogram_label_index_]};
+      h.labels = {{"provider", set->values[0]},
+                  {"model", set->values[1]},
+                  {histogram_label, set->values[kFixedLabels + histogram_label_index_]}};
       const HistogramSet& hs = *set->histograms;
-      h.histograms = {HistogramValues(*hs.duration), HistogramValues(*hs.ttft), HistogramValues(*hs.input_tokens),
-                      HistogramValues(*hs.output_tokens), HistogramValues(*hs.cost)};
+      const prometheus::Histogram* each[] = {hs.duration, hs.ttft, hs.input_tokens, hs.output_tokens, hs.cost};
+      for (std::size_t i = 0; i < kRequestHistogramCount; ++i) {
+        h.by_name[std::string(kRequestHistogramNames[i])] = HistogramValues(*each[i]);
+      }
       s.histogram_sets.push_back(std::move(h));
     }
 
     // Events held back until this label set's first scrape are part of the state.
+    const std::size_t hist_at = hit->second;  // (clang 14 cannot capture a structured binding)
+    auto hist = [&s, hist_at](std::size_t i) -> HistogramState& {
+      return s.histogram_sets[hist_at].by_name[std::string(kRequestHistogramNames[i])];
+    };
     for (const Observation& obs : set->pending) {
       r.count += 1;
       SeriesGroupState& g = s.groups[git->second];
-      for (std::size_t t = 0; t < kTokenTypeCount; ++t) g.tokens[t] += static_cast<double>(obs.tokens.by_type[t]);
+      for (std::size_t t = 0; t < kTokenTypeCount; ++t) {
+        g.tokens[std::string(TokenTypeName(static_cast<TokenType>(t)))] += static_cast<double>(obs.tokens.by_type[t]);
+      }
       if (obs.cost.unpriced != UnpricedReason::kNone) {
         s.unpriced[unpriced_at[static_cast<std::size_t>(obs.cost.unpriced)]].count += 1;
       }
-      auto& hists = s.histogram_sets[hit->second].histograms;
       if (obs.cost.billed) {
-        for (std::size_t c = 0; c < kCostTypeCount; ++c) g.cost[c] += PicoToUsd(obs.cost.by_type[c]);
+        for (std::size_t c = 0; c < kCostTypeCount; ++c) {
+          g.cost[std::string(CostTypeName(static_cast<CostType>(c)))] += PicoToUsd(obs.cost.by_type[c]);
+        }
         g.cache_savings += PicoToUsd(obs.cost.cache_savings);
         g.cache_write_premium += PicoToUsd(obs.cost.cache_write_premium);
-        AddToHistogram(hists[4], s.bucket_bounds[4], PicoToUsd(obs.cost.Total()));
+        AddToHistogram(hist(4), *bounds[4], PicoToUsd(obs.cost.Total()));
       }
-      if (obs.latency_seconds) AddToHistogram(hists[0], s.bucket_bounds[0], *obs.latency_seconds);
-      if (obs.ttft_seconds) AddToHistogram(hists[1], s.bucket_bounds[1], *obs.ttft_seconds);
+      if (obs.latency_seconds) AddToHistogram(hist(0), *bounds[0], *obs.latency_seconds);
+      if (obs.ttft_seconds) AddToHistogram(hist(1), *bounds[1], *obs.ttft_seconds);
       const std::uint64_t input = obs.tokens.TotalInput(), output = obs.tokens[TokenType::kOutput];
       if (input > 0 || output > 0) {
-        AddToHistogram(hists[2], s.bucket_bounds[2], static_cast<double>(input));
-        AddToHistogram(hists[3], s.bucket_bounds[3], static_cast<double>(output));
+        AddToHistogram(hist(2), *bounds[2], static_cast<double>(input));
+        AddToHistogram(hist(3), *bounds[3], static_cast<double>(output));
       }
     }
     s.requests.push_back(std::move(r));
@@ -449,77 +481,156 @@ RequestMetricsState RequestMetrics::Snapshot() const {
   return s;
 }
 
-std::string RequestMetrics::Restore(const RequestMetricsState& state) {
-  if (state.attribution_labels != attribution_labels_ ||
-      state.histogram_label != attribution_labels_[histogram_label_index_]) {
-    return "the saved state has other attribution labels (labels.attribution / labels.histogram_label changed)";
+namespace {
+
+// The index of `name` among the names an enum's Name() function gives, or -1.
+template <typename Enum, typename NameFn>
+int IndexOfName(std::string_view name, std::size_t count, NameFn name_of, std::size_t first = 0) {
+  for (std::size_t i = first; i < count; ++i) {
+    if (name_of(static_cast<Enum>(i)) == name) return static_cast<int>(i);
   }
-  const std::size_t width = 2 + attribution_labels_.size();
-  auto admit = [&](const std::vector<std::string>& values) {
-    provider_guard_.Restore(values[0]);
-    model_guard_.Restore(values[1]);
-    for (std::size_t i = 0; i < attribution_labels_.size(); ++i) attribution_guards_[i]->Restore(values[2 + i]);
+  return -1;
+}
+
+}  // namespace
+
+void RequestMetrics::Restore(const RequestMetricsState& state, RestoreReport& report) {
+  const std::vector<std::string> names = LabelNames();
+  const std::string& histogram_label = attribution_labels_[histogram_label_index_];
+  auto default_for = [](std::string_view name) -> std::string_view {
+    for (const RecordLabel& l : kRecordLabels) {
+      if (l.name == name) return l.migration_default;
+    }
+    return kUnknownValue;
+  };
+  // A label the state has and this configuration does not would merge series that
+  // were apart: refuse rather than mix (the file is set aside).
+  auto check = [&](const LabelMap& labels, std::string_view also) -> bool {
+    for (const auto& [name, value] : labels) {
+      if (name != also && std::find(names.begin(), names.end(), name) == names.end()) {
+        report.incompatible = "the saved state has label '" + name +
+                              "', which this configuration does not (labels.attribution changed)";
+        return false;
+      }
+    }
+    return true;
+  };
+  for (const auto& r : state.requests) {
+    if (!check(r.labels, "status")) return;
+  }
+  for (const auto& g : state.groups) {
+    if (!check(g.labels, "")) return;
+  }
+  auto values_of = [&](const LabelMap& labels) {
+    std::vector<std::string> values;
+    values.reserve(names.size());
+    for (const auto& name : names) {
+      const auto it = labels.find(name);
+      values.emplace_back(it != labels.end() ? std::string_view(it->second) : default_for(name));
+    }
+    return values;
   };
   auto restore_set = [&](const std::vector<std::string>& values, RequestStatus status) -> SeriesSet& {
-    admit(values);
+    provider_guard_.Restore(values[0]);
+    model_guard_.Restore(values[1]);
+    for (std::size_t i = 0; i < attribution_labels_.size(); ++i) {
+      attribution_guards_[i]->Restore(values[kFixedLabels + i]);
+    }
     SeriesSet& set = FindOrCreate(values, status, GroupKey(values) + std::string(RequestStatusName(status)));
     set.live.store(true, std::memory_order_release);  // it existed before the restart
     return set;
   };
-  for (const auto& r : state.requests) {
-    RequestStatus status;
-    if (r.values.size() != width || !RequestStatusFromName(r.status, status)) return "malformed request entry";
-  }
-  for (const auto& g : state.groups) {
-    if (g.values.size() != width) return "malformed series group entry";
-  }
-  for (const auto& h : state.histogram_sets) {
-    if (h.values.size() != 3) return "malformed histogram entry";
-  }
 
   std::unordered_map<std::string, SeriesSet*> by_group;
   for (const auto& r : state.requests) {
+    const auto st = r.labels.find("status");
+    const std::string status_name = st != r.labels.end() ? st->second : "ok";
     RequestStatus status;
-    RequestStatusFromName(r.status, status);
-    SeriesSet& set = restore_set(r.values, status);
+    if (!RequestStatusFromName(status_name, status)) {
+      report.Unknown("status", status_name);
+      continue;
+    }
+    const std::vector<std::string> values = values_of(r.labels);
+    SeriesSet& set = restore_set(values, status);
     if (r.count > 0) set.requests->Increment(r.count);
-    by_group.emplace(GroupKey(r.values), &set);
+    by_group.emplace(GroupKey(values), &set);
   }
   for (const auto& g : state.groups) {
-    auto it = by_group.find(GroupKey(g.values));
-    SeriesSet& set = it != by_group.end() ? *it->second : restore_set(g.values, RequestStatus::kOk);
-    for (std::size_t t = 0; t < kTokenTypeCount; ++t) {
-      if (g.tokens[t] > 0) set.tokens[t]->Increment(g.tokens[t]);
+    const std::vector<std::string> values = values_of(g.labels);
+    auto it = by_group.find(GroupKey(values));
+    SeriesSet& set = it != by_group.end() ? *it->second : restore_set(values, RequestStatus::kOk);
+    for (const auto& [name, v] : g.tokens) {
+      const int t = IndexOfName<TokenType>(name, kTokenTypeCount, TokenTypeName);
+      if (t < 0) {
+        report.Unknown("token_type", name);
+      } else if (v > 0) {
+        set.tokens[static_cast<std::size_t>(t)]->Increment(v);
+      }
     }
-    for (std::size_t c = 0; c < kCostTypeCount; ++c) {
-      if (g.cost[c] > 0) set.cost[c]->Increment(g.cost[c]);
+    for (const auto& [name, v] : g.cost) {
+      const int c = IndexOfName<CostType>(name, kCostTypeCount, CostTypeName);
+      if (c < 0) {
+        report.Unknown("cost_type", name);
+      } else if (v > 0) {
+        set.cost[static_cast<std::size_t>(c)]->Increment(v);
+      }
     }
     if (g.cache_savings > 0) set.savings->Increment(g.cache_savings);
     if (g.cache_write_premium > 0) set.premium->Increment(g.cache_write_premium);
   }
   for (const auto& u : state.unpriced) {
-    if (u.count > 0) unpriced_.Add({{"provider", u.provider}, {"model", u.model}, {"reason", u.reason}}).Increment(u.count);
+    auto label = [&](const char* name) {
+      const auto it = u.labels.find(name);
+      return it != u.labels.end() ? it->second : std::string(default_for(name));
+    };
+    const std::string reason = label("reason");
+    if (IndexOfName<UnpricedReason>(reason, 4, UnpricedReasonName, 1) < 0) {
+      report.Unknown("unpriced_reason", reason);
+      continue;
+    }
+    if (u.count > 0) {
+      unpriced_.Add({{"provider", label("provider")}, {"model", label("model")}, {"reason", reason}}).Increment(u.count);
+    }
   }
-  const std::array<std::vector<double>, kRequestHistogramCount> bounds = {
-      buckets_.duration_seconds, buckets_.ttft_seconds, buckets_.input_tokens, buckets_.output_tokens,
-      buckets_.cost_usd};
-  std::string note;
+  const std::array<const std::vector<double>*, kRequestHistogramCount> bounds = {
+      &buckets_.duration_seconds, &buckets_.ttft_seconds, &buckets_.input_tokens, &buckets_.output_tokens,
+      &buckets_.cost_usd};
   for (const auto& h : state.histogram_sets) {
+    bool same_label = true;
+    for (const auto& [name, value] : h.labels) {
+      if (name != "provider" && name != "model" && name != histogram_label) same_label = false;
+    }
+    if (!same_label) {
+      report.note = "labels.histogram_label changed; the histograms start from zero";
+      continue;
+    }
+    auto label = [&](const std::string& name) {
+      const auto it = h.labels.find(name);
+      return it != h.labels.end() ? it->second : std::string(default_for(name));
+    };
     std::unique_lock lock(sets_mu_);
-    const auto it = histograms_.find(h.values[0] + kKeySeparator + h.values[1] + kKeySeparator + h.values[2]);
+    const auto it = histograms_.find(label("provider") + kKeySeparator + label("model") + kKeySeparator +
+                                     label(histogram_label));
     if (it == histograms_.end()) continue;
     prometheus::Histogram* targets[] = {it->second->duration, it->second->ttft, it->second->input_tokens,
                                         it->second->output_tokens, it->second->cost};
-    for (std::size_t i = 0; i < kRequestHistogramCount; ++i) {
-      // Saved buckets only fit the same bounds; otherwise that histogram restarts.
-      if (state.bucket_bounds[i] != bounds[i] || h.histograms[i].bucket_counts.size() != bounds[i].size() + 1) {
-        note = "histogram buckets changed; those histograms start from zero";
+    for (const auto& [name, saved] : h.by_name) {
+      const auto at = std::find(kRequestHistogramNames.begin(), kRequestHistogramNames.end(), name);
+      if (at == kRequestHistogramNames.end()) {
+        report.Unknown("histogram", name);
         continue;
       }
-      targets[i]->ObserveMultiple(h.histograms[i].bucket_counts, h.histograms[i].sum);
+      const auto i = static_cast<std::size_t>(at - kRequestHistogramNames.begin());
+      // Saved buckets only fit the same bounds; otherwise that histogram restarts.
+      const auto saved_bounds = state.bucket_bounds.find(name);
+      if (saved_bounds == state.bucket_bounds.end() || saved_bounds->second != *bounds[i] ||
+          saved.bucket_counts.size() != bounds[i]->size() + 1) {
+        report.note = "histogram buckets changed; those histograms start from zero";
+        continue;
+      }
+      targets[i]->ObserveMultiple(saved.bucket_counts, saved.sum);
     }
   }
-  return note.empty() ? "" : "partial: " + note;
 }
 
 }  // namespace llmcost

@@ -41,6 +41,17 @@
 
 namespace llmcost {
 
+// The labels every request label set carries before the configured attribution
+// labels, in the order of a label set's values, each with its migration default:
+// the value a state file written before the label existed restores as. A new
+// record label is declared here, once. A configured attribution label that a state
+// file lacks restores as kUnknownValue, which is what an event without it records.
+struct RecordLabel {
+  std::string_view name;
+  std::string_view migration_default;
+};
+inline constexpr std::array<RecordLabel, 2> kRecordLabels = {{{"provider", "anthropic"}, {"model", "unknown"}}};
+
 class RequestMetrics {
  public:
   RequestMetrics(prometheus::Registry& registry, const ExporterConfig& config, ExporterMetrics& exporter_metrics);
@@ -66,12 +77,16 @@ class RequestMetrics {
   // Every value, including events held for label sets not yet scraped. The caller
   // stops recording meanwhile (EventPipeline does) for an event-consistent copy.
   RequestMetricsState Snapshot() const;
-  // Recreates the saved series with their values; restored label sets are live at
-  // once (they existed before the restart). Returns "" when all was restored,
-  // "partial: <why>" when the counters were but some histograms were not (bucket
-  // bounds changed), or why the state does not fit this configuration, in which case
-  // nothing is restored. Call before any Record().
-  std::string Restore(const RequestMetricsState& state);
+  // Recreates the saved series with their values, matched by label name; restored
+  // label sets are live at once (they existed before the restart). A label the
+  // configuration has and the state lacks takes its migration default. Sets
+  // report.incompatible (and restores nothing) when the state has a label this
+  // configuration does not; report.note when some histograms could not be restored
+  // (bucket bounds or the histogram label changed); skips and counts in report
+  // entries of a type, reason or status this build does not know. Call before any Record().
+  void Restore(const RequestMetricsState& state, RestoreReport& report);
+  // provider, model (kRecordLabels), then the attribution labels: a label set's values.
+  std::vector<std::string> LabelNames() const;
 
   // Events held for label sets that have not been scraped yet.
   static constexpr std::size_t kMaxPendingPerSet = 4096;
@@ -96,6 +111,9 @@ class RequestMetrics {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return SeededHash(s); }
   };
+
+  static constexpr std::size_t kFixedLabels = kRecordLabels.size();
+  LabelMap ToLabels(const std::vector<std::string>& values) const;
 
   RawRoute Route(const UsageEvent& event, const RequestCost& cost);
   std::string_view AttributionValue(const UsageEvent& event, std::size_t i) const;

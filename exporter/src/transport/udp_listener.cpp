@@ -1,6 +1,8 @@
 #include "transport/udp_listener.h"
 
 #include <arpa/inet.h>
+#include <linux/filter.h>
+#include <linux/sock_diag.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -89,10 +91,7 @@ void UdpListener::Run() {
   for (std::size_t i = 0; i < kBatch; ++i) {
     iov[i] = {buffers.data() + i * kMaxDatagram, kMaxDatagram};
   }
-  while (!stopping_.load(std::memory_order_relaxed)) {
-    pollfd p{fd_, POLLIN, 0};
-    const int ready = poll(&p, 1, 200);  // wake up to notice Stop()
-    if (ready <= 0) continue;
+  auto receive = [&]() -> int {  // one recvmmsg pass: datagrams handled, 0 when the queue is empty
     for (std::size_t i = 0; i < kBatch; ++i) {
       std::memset(&msgs[i], 0, sizeof(mmsghdr));
       msgs[i].msg_hdr.msg_iov = &iov[i];
@@ -104,10 +103,11 @@ void UdpListener::Run() {
     }
     const int n = recvmmsg(fd_, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
     if (n < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      if (errno == EINTR) return -1;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
         Log(LogLevel::kError, "udp receive failed", {{"error", std::strerror(errno)}});
       }
-      continue;
+      return 0;
     }
     if (drop_metrics_ != nullptr && n > 0) {
       // The count is cumulative since the socket was created; the newest datagram has the latest.
@@ -134,6 +134,42 @@ void UdpListener::Run() {
       }
       pipeline_.Ingest(std::string_view(buffers.data() + i * kMaxDatagram, len), Transport::kUdp, 0);
     }
+    return n;
+  };
+
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    pollfd p{fd_, POLLIN, 0};
+    const int ready = poll(&p, 1, 200);  // wake up to notice Stop()
+    if (ready == 0) ReportKernelDrops();  // idle: drops after the last datagram show up too
+    if (ready <= 0) continue;
+    receive();
+  }
+
+  // Shutdown: what is already queued was sent before we stopped and is counted.
+  // A socket filter refusing everything stops new datagrams from queueing (the
+  // kernel counts them as drops, reported below), so the drain ends even under a
+  // flood; then the queue is read until empty.
+  sock_filter refuse_all[] = {{BPF_RET | BPF_K, 0, 0, 0}};
+  sock_fprog program{1, refuse_all};
+  if (setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) != 0) {
+    Log(LogLevel::kWarn, "udp: cannot stop intake for the shutdown drain; draining what arrives meanwhile",
+        {{"error", std::strerror(errno)}});
+  }
+  std::size_t drained = 0;
+  for (int n; (n = receive()) != 0;) {
+    if (n > 0) drained += static_cast<std::size_t>(n);
+  }
+  ReportKernelDrops();
+  drained_ = drained;
+}
+
+void UdpListener::ReportKernelDrops() {
+  if (drop_metrics_ == nullptr) return;
+  // SO_MEMINFO's drop count is the one SO_RXQ_OVFL reports, without waiting for a datagram.
+  std::uint32_t info[SK_MEMINFO_VARS] = {};
+  socklen_t len = sizeof info;
+  if (getsockopt(fd_, SOL_SOCKET, SO_MEMINFO, info, &len) == 0 && len > SK_MEMINFO_DROPS * sizeof(std::uint32_t)) {
+    drop_metrics_->UdpKernelDrops(info[SK_MEMINFO_DROPS]);
   }
 }
 

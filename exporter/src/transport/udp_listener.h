@@ -27,11 +27,17 @@ class UdpListener {
   void ReportKernelDropsTo(ExporterMetrics* metrics) { drop_metrics_ = metrics; }
 
   void Start();
+  // Stops intake, then reads the socket until its queue is empty: every datagram
+  // queued when Stop() is called is processed (SIGTERM loses none). Datagrams that
+  // arrive after that are refused by the kernel and counted as kernel drops.
   void Stop();
+  // Datagrams read by the shutdown drain (after Stop()).
+  std::size_t drained() const { return drained_; }
   int port() const { return port_; }
 
  private:
   void Run();
+  void ReportKernelDrops();
 
   EventPipeline& pipeline_;
   SourceNetworks allowed_;
@@ -39,6 +45,7 @@ class UdpListener {
   int fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
+  std::size_t drained_ = 0;  // written by the thread before it ends, read after join
   std::thread thread_;
 };
 
