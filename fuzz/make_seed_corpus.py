@@ -6,6 +6,7 @@ used by the event_parser and pipeline targets; price_table/ and exporter_config/
 the shipped YAML files and variants. Seeds are named for what they exercise.
 Inputs found by the fuzzer that crashed once are kept here as regressions too.
 """
+import gzip
 import json
 import os
 import shutil
@@ -119,6 +120,23 @@ def main():
                 "budgets:\n  - {scope: 'tenant:', period: week, usd: .inf}\n")
     with open(os.path.join(config, "anchors_and_tags.yml"), "w") as f:
         f.write("a: &x [1, 2]\nlabels: {attribution: *x}\n!!binary budgets: ~\n")
+
+    # http_request/: the first byte picks the piece size the target feeds at a time.
+    http = os.path.join(CORPUS, "http_request")
+    os.makedirs(http, exist_ok=True)
+    gz = gzip.compress(b'{"model":"m"}', mtime=0)
+    for name, data in {
+        "get": b"\x07GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+        "post_pipelined": b'\x03POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 13\r\n\r\n{"model":"m"}'
+                          b"GET / HTTP/1.0\r\n\r\n",
+        "chunked": b"\x01POST /v1/events HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"
+                   b'5;x=y\r\n{"mod\r\n8\r\nel":"m"}\r\n0\r\nTrailer: 1\r\n\r\n',
+        "reload_no_body": b"\x10POST /-/reload HTTP/1.1\r\nHost: x\r\n\r\n",
+        "smuggle": b"\x05POST /v1/events HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\nhello",
+        "gzip": b"\x02POST /v1/events HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(gz) + gz,
+    }.items():
+        with open(os.path.join(http, name), "wb") as f:
+            f.write(data)
 
 
 if __name__ == "__main__":

@@ -424,6 +424,18 @@ def overview():
                      f"USD per hour by {by}, stacked: the top of the stack is the total.",
                      [target(cost_rate_per_hour(by), "{{" + by + "}}")], "currencyUSD",
                      stack=True, axis_label="USD/hour")
+    d.timeseries("Spend rate by platform",
+                 "USD per hour by platform, stacked: anthropic is the first-party API (what "
+                 "Anthropic's billing reports cover); bedrock and vertex are billed by AWS "
+                 "and Google Cloud.",
+                 [target(cost_rate_per_hour("platform"), "{{platform}}")], "currencyUSD",
+                 w=12, stack=True, axis_label="USD/hour")
+    d.timeseries("Spend rate by service tier",
+                 "USD per hour by service tier (standard, batch, priority), stacked: the "
+                 "batch / interactive split. Priority-tier requests have no public price "
+                 "and are counted as unpriced, not here.",
+                 [target(cost_rate_per_hour("service_tier"), "{{service_tier}}")], "currencyUSD",
+                 w=12, stack=True, axis_label="USD/hour")
 
     d.row("Top 10 in the selected time range")
     for by, link in (("model", None), ("feature", chargeback_link("feature", "feature")),

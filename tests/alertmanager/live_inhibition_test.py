@@ -29,7 +29,7 @@ TIMEOUT_S = 60
 
 
 def alert(name, severity, labels, annotations=None):
-    base = f"https://github.com/llm-cost-exporter/llm-cost-exporter/blob/main/docs/runbook.md#{name.lower()}"
+    base = f"docs/runbook.md#{name.lower()}"
     ann = {"summary": f"{name} {severity} {labels}", "description": "test alert", "runbook_url": base}
     ann.update(annotations or {})
     return {"labels": dict(alertname=name, severity=severity, **labels), "annotations": ann}
@@ -133,7 +133,7 @@ def main():
             att = burn[0]["attachments"][0]
             print("slack:", json.dumps(att)[:600])
             for needle in ("Spend rate: $930.00/h", "Budget: $43200.00", "Scope: feature=chat scope=feature:chat\n",
-                           "Runbook: https://github.com/llm-cost-exporter/llm-cost-exporter/blob/main/docs/runbook.md#llmbudgetburnrate"):
+                           "Runbook: docs/runbook.md#llmbudgetburnrate"):
                 if needle not in att.get("text", ""):
                     failures.append(f"Slack text lacks {needle!r}")
             if att.get("color") != "danger":

@@ -50,8 +50,10 @@ class ExporterIntegrationTest(unittest.TestCase):
         self.exporter = Exporter(BINARY, PRICES, CONFIG, ["--ingest.max-body-bytes=65536"]).start()
         self.addCleanup(self.exporter.close)
 
-    def labels(self, model, feature="unknown", tenant="unknown", route="unknown"):
-        return dict(provider="anthropic", model=model, feature=feature, tenant=tenant, route=route)
+    def labels(self, model, feature="unknown", tenant="unknown", route="unknown", platform="anthropic",
+               service_tier="standard"):
+        return dict(provider="anthropic", model=model, feature=feature, tenant=tenant, route=route,
+                    platform=platform, service_tier=service_tier)
 
     def test_http_and_udp_events_are_priced_exactly(self):
         e = self.exporter
@@ -82,39 +84,50 @@ class ExporterIntegrationTest(unittest.TestCase):
         e.send_udp(json.dumps({"model": "claude-opus-4-6", "usage": {"input_tokens": 10, "output_tokens": 20,
                                "cache_creation": {"ephemeral_1h_input_tokens": 30}}, "feature": "agent"}))
 
+        # chat spans three platform/tier label sets (first-party, Bedrock, Google Cloud batch): summed.
         chat = self.labels("claude-sonnet-4-5", "chat", "acme", "/api/chat")
+        del chat["platform"], chat["service_tier"]
         search = self.labels("claude-haiku-4-5", "search", "42")
         agent = self.labels("claude-opus-4-6", "agent")
-        s = e.settle(lambda s: value(s, "llm_requests_total", **chat, status="ok") == 3 and
+        s = e.settle(lambda s: total(s, "llm_requests_total", **chat, status="ok") == 3 and
                      value(s, "llm_requests_total", **search, status="rate_limited") == 1 and
                      value(s, "llm_requests_total", **agent, status="ok") == 1)
-        self.assertEqual(value(s, "llm_requests_total", **chat, status="ok"), 3)
+        self.assertEqual(total(s, "llm_requests_total", **chat, status="ok"), 3)
+        # The platform comes from the id (Bedrock profile, Vertex @date); the tier from the event.
+        for platform, tier in (("anthropic", "standard"), ("bedrock", "standard"), ("vertex", "batch")):
+            self.assertEqual(value(s, "llm_requests_total", **chat, platform=platform, service_tier=tier, status="ok"),
+                             1, (platform, tier))
+        self.assertAlmostEqual(value(s, "llm_cost_usd_total", **chat, platform="vertex", service_tier="batch",
+                                     cost_type="input"), cost("claude-sonnet-4-5", input=2000) / 2, places=12)
         self.assertEqual(value(s, "llm_requests_total", **search, status="ok"), 1)
         self.assertEqual(value(s, "llm_requests_total", **search, status="rate_limited"), 1)
 
         # Tokens: input is never reduced by cache tokens.
-        self.assertEqual(value(s, "llm_tokens_total", **chat, token_type="input"), 1247 + 1000 + 2000)
-        self.assertEqual(value(s, "llm_tokens_total", **chat, token_type="cache_read"), 28430)
-        self.assertEqual(value(s, "llm_tokens_total", **chat, token_type="cache_write_5m"), 1000)
-        self.assertEqual(value(s, "llm_tokens_total", **chat, token_type="cache_write_1h"), 2000)
+        self.assertEqual(total(s, "llm_tokens_total", **chat, token_type="input"), 1247 + 1000 + 2000)
+        self.assertEqual(total(s, "llm_tokens_total", **chat, token_type="cache_read"), 28430)
+        self.assertEqual(total(s, "llm_tokens_total", **chat, token_type="cache_write_5m"), 1000)
+        self.assertEqual(total(s, "llm_tokens_total", **chat, token_type="cache_write_1h"), 2000)
         self.assertEqual(value(s, "llm_tokens_total", **agent, token_type="cache_write_1h"), 30)
 
         # Cost by type, computed from the per-million rates.
-        expect_input = cost("claude-sonnet-4-5", input=1247 + 1000) + cost("claude-sonnet-4-5", input=2000) / 2
-        self.assertAlmostEqual(value(s, "llm_cost_usd_total", **chat, cost_type="input"), expect_input, places=12)
-        self.assertAlmostEqual(value(s, "llm_cost_usd_total", **chat, cost_type="output"),
-                               cost("claude-sonnet-4-5", output=612 + 100), places=12)
-        self.assertAlmostEqual(value(s, "llm_cost_usd_total", **chat, cost_type="cache_read"),
+        # The us. Bedrock profile is a regional endpoint: +10% for the 4.5 generation on.
+        expect_input = (cost("claude-sonnet-4-5", input=1247) + 1.1 * cost("claude-sonnet-4-5", input=1000) +
+                        cost("claude-sonnet-4-5", input=2000) / 2)
+        self.assertAlmostEqual(total(s, "llm_cost_usd_total", **chat, cost_type="input"), expect_input, places=12)
+        self.assertAlmostEqual(total(s, "llm_cost_usd_total", **chat, cost_type="output"),
+                               cost("claude-sonnet-4-5", output=612) + 1.1 * cost("claude-sonnet-4-5", output=100),
+                               places=12)
+        self.assertAlmostEqual(total(s, "llm_cost_usd_total", **chat, cost_type="cache_read"),
                                cost("claude-sonnet-4-5", cache_read=28430), places=12)
-        self.assertAlmostEqual(value(s, "llm_cost_usd_total", **chat, cost_type="cache_write_1h"),
+        self.assertAlmostEqual(total(s, "llm_cost_usd_total", **chat, cost_type="cache_write_1h"),
                                cost("claude-sonnet-4-5", cache_write_1h=2000), places=12)
-        self.assertAlmostEqual(value(s, "llm_cost_usd_total", **chat, cost_type="web_search"), 2 * 10 / 1000, places=12)
+        self.assertAlmostEqual(total(s, "llm_cost_usd_total", **chat, cost_type="web_search"), 2 * 10 / 1000, places=12)
         haiku = cost("claude-haiku-4-5", input=500, output=50, cache_read=4000)
         self.assertAlmostEqual(total(s, "llm_cost_usd_total", **search), haiku, places=12)
         self.assertAlmostEqual(total(s, "llm_cost_usd_total", **agent),
                                cost("claude-opus-4-6", input=10, output=20, cache_write_1h=30), places=12)
         self.assertAlmostEqual(value(s, "llm_cache_savings_usd_total", **search), 4000 * (1 - 0.10) / 1e6, places=12)
-        self.assertAlmostEqual(value(s, "llm_cache_write_premium_usd_total", **chat),
+        self.assertAlmostEqual(total(s, "llm_cache_write_premium_usd_total", **chat),
                                (1000 * (3.75 - 3) + 2000 * (6 - 3)) / 1e6, places=12)
 
         # Histograms: one attribution label (feature), latency in seconds.

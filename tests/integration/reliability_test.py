@@ -83,7 +83,8 @@ class StateTest(unittest.TestCase):
         self.assertEqual(value(s, "llm_exporter_events_total", transport="http", result="accepted"), 45)
         self.assertEqual(value(s, "llm_exporter_state_loads_total", result="restored"), 1)
         self.assertEqual(value(s, "llm_requests_total", provider="anthropic", model="claude-haiku-4-5", feature="f1",
-                               tenant="late", route="unknown", status="ok"), 2)  # events 40 and 43
+                               tenant="late", route="unknown", platform="anthropic", service_tier="standard",
+                               status="ok"), 2)  # events 40 and 43
         # Duplicates across the restart: the same request ids are not counted again.
         status, body = b.post(json.dumps(first[:10]))
         self.assertEqual(status, 202, body)  # a pure retry is not an error
@@ -264,7 +265,8 @@ class OverloadTest(unittest.TestCase):
         self.assertEqual(value(s, "llm_exporter_label_overflow_total", label="__label_sets__"), n - cap)
         self.assertEqual(value(s, "llm_exporter_label_overflow_total", label="tenant"), 0)
         overflow = dict(provider="__overflow__", model="__overflow__", feature="__overflow__",
-                        tenant="__overflow__", route="__overflow__")
+                        tenant="__overflow__", route="__overflow__", platform="__overflow__",
+                        service_tier="__overflow__")
         self.assertEqual(value(s, "llm_requests_total", status="ok", **overflow), n - cap)
         # No money is lost in the fold: the total is what was sent.
         self.assertAlmostEqual(total(s, "llm_cost_usd_total"), n * (1000 * HAIKU_IN + 10 * HAIKU_OUT) / 1e6, places=6)

@@ -18,7 +18,7 @@ import tempfile
 
 import yaml
 
-RUNBOOK = "https://github.com/llm-cost-exporter/llm-cost-exporter/blob/main/docs/runbook.md#"
+RUNBOOK = "docs/runbook.md#"
 
 
 def main():

@@ -65,7 +65,9 @@ TEST(ModelResolver, NeverMapsOneModelOntoAnother) {
   // Near names must not collapse into a priced model.
   EXPECT_EQ(table->Find("anthropic", table->ResolveModel("claude-sonnet-4-5-x")), nullptr);
   EXPECT_EQ(table->Find("anthropic", table->ResolveModel("claude-opus")), nullptr);
-  EXPECT_EQ(table->Find("anthropic", table->ResolveModel("claude-3-opus-20240229")), nullptr);
+  EXPECT_EQ(table->Find("anthropic", table->ResolveModel("claude-3-opus-2024022")), nullptr);
+  EXPECT_EQ(table->Find("anthropic", table->ResolveModel("claude-mythos-5-2")), nullptr);  // no published price
+  EXPECT_EQ(table->Find("anthropic", table->ResolveModel("us.anthropic.claude-opus-5-6-v1:0")), nullptr);
 }
 
 }  // namespace

@@ -2,7 +2,10 @@
 #include <prometheus/registry.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <sstream>
 
@@ -233,6 +236,37 @@ TEST(StateFile, RefusesStateOfOtherLabels) {
   World other;
   EXPECT_NE(other.pipeline.Restore(state).incompatible.find("label 'customer'"), std::string::npos);
   EXPECT_EQ(other.requests.label_sets(), 0u);
+}
+
+// Checkpoints are taken while batches are being recorded on other threads: each
+// holds whole batches only, and constant overlapping ingest never keeps one out.
+TEST(EventPipeline, SnapshotsHoldWholeBatchesAndAreNeverStarved) {
+  World w;
+  std::string batch = "[";
+  for (int i = 0; i < 100; ++i) batch += std::string(i ? "," : "") + R"({"model":"claude-haiku-4-5","usage":{"input_tokens":3}})";
+  batch += "]";
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&] {
+      while (!stop.load()) w.pipeline.Ingest(batch, Transport::kHttp);
+    });
+  }
+  double last = 0;
+  for (int i = 0; i < 30; ++i) {
+    const auto started = std::chrono::steady_clock::now();
+    const MetricsState s = w.pipeline.Snapshot();
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+    double requests = 0;
+    for (const auto& r : s.requests.requests) requests += r.count;
+    EXPECT_EQ(static_cast<long long>(requests) % 100, 0) << "a snapshot held part of a batch: " << requests;
+    EXPECT_GE(requests, last);
+    last = requests;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  stop.store(true);
+  for (auto& t : writers) t.join();
+  EXPECT_GT(last, 0);
 }
 
 TEST(EventPipeline, DuplicateRequestIdsInOneBatchCountOnce) {

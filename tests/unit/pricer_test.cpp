@@ -29,8 +29,14 @@ const ModelCase kShipped[] = {
     {"claude-haiku-4-5", {1, 1.25, 2, 0.10, 5}},      {"claude-3-5-haiku", {0.80, 1, 1.60, 0.08, 4}},
     {"claude-3-haiku", {0.25, 0.30, 0.50, 0.03, 1.25}}, {"claude-opus-5", {5, 6.25, 10, 0.50, 25}},
     {"claude-opus-5-5", {4, 5, 8, 0.20, 20}},         {"claude-sonnet-5", {2, 2.50, 4, 0.20, 10}},
-    {"claude-sonnet-5-5", {2, 2.50, 4, 0.20, 10}},
+    {"claude-sonnet-5-5", {2, 2.50, 4, 0.10, 10}},   // reads 0.10 since 2026-10-07
+    {"claude-3-opus", {15, 18.75, 30, 1.50, 75}},     {"claude-3-5-sonnet", {3, 3.75, 6, 0.30, 15}},
+    {"claude-fable-5-1", {10, 12.50, 20, 0.25, 50}},  {"claude-mythos-5-1", {10, 12.50, 20, 0.25, 50}},
+    {"claude-fable-5", {10, 12.50, 20, 1, 50}},       {"claude-mythos-5", {10, 12.50, 20, 1, 50}},
 };
+// Tested in pricing_rules_test.cpp: Claude Fable 5.2 (only input and output are
+// published) and Haiku 5.5 (two prompt-length tiers).
+constexpr std::size_t kInputOutputOnly = 2;
 
 const PriceTable& Table() {
   static const auto table = PriceTable::LoadFile(std::string(LLM_COST_SOURCE_DIR) + "/exporter/pricing/prices.yml");
@@ -56,7 +62,7 @@ void ExpectUsd(PicoUsd actual, long double expected, const std::string& what) {
 }
 
 TEST(Pricer, EveryShippedModelPricesAllFourTokenKindsFromItsLiteralRates) {
-  EXPECT_EQ(Table().size(), std::size(kShipped)) << "a model was added to or removed from prices.yml without a test";
+  EXPECT_EQ(Table().size(), std::size(kShipped) + kInputOutputOnly) << "a model was added to or removed from prices.yml without a test";
   for (const auto& m : kShipped) {
     SCOPED_TRACE(m.model);
     const auto e = Event(m.model, 12'345, 6'789, 98'765, 4'321, 1'234);
@@ -157,12 +163,28 @@ TEST(Pricer, UsOnlyInferenceIsTenPercentMoreOnEveryTokenTypeWhereOffered) {
   EXPECT_EQ(u.unpriced, UnpricedReason::kUnsupportedOption);
 }
 
-TEST(Pricer, FastModeIsSixTimesAndStacksWithResidencyButNotBatch) {
-  auto e = Event("claude-opus-4-6", 1'000, 1'000, 0, 0, 0);
+TEST(Pricer, FastModeStacksWithCacheAndResidencyButNotBatch) {
+  // Opus 5.5 fast: $8/$40 = 2x; cache rates move with it (2 x 0.20 read, 2 x 5 write).
+  auto e = Event("claude-opus-5-5", 1'000, 1'000, 10'000, 2'000, 0);
   e.speed = Speed::kFast;
-  ExpectUsd(PriceRequest(e, Table()).Total(), 6 * (Usd(1'000, 5) + Usd(1'000, 25)), "fast");
+  ExpectUsd(PriceRequest(e, Table()).Total(), Usd(1'000, 8) + Usd(1'000, 40) + Usd(10'000, 0.40) + Usd(2'000, 10),
+            "fast");
   e.us_only_inference = true;
-  ExpectUsd(PriceRequest(e, Table()).Total(), 6.6L * (Usd(1'000, 5) + Usd(1'000, 25)), "fast + us");
+  ExpectUsd(PriceRequest(e, Table()).Total(),
+            1.1L * (Usd(1'000, 8) + Usd(1'000, 40) + Usd(10'000, 0.40) + Usd(2'000, 10)), "fast + us");
+  // Opus 5 (research preview) $10/$50; Fable 5.2 2x of $8/$40.
+  auto o5 = Event("claude-opus-5", 1'000, 1'000, 0, 0, 0);
+  o5.speed = Speed::kFast;
+  ExpectUsd(PriceRequest(o5, Table()).Total(), Usd(1'000, 10) + Usd(1'000, 50), "opus 5 fast");
+  auto f52 = Event("claude-fable-5-2", 1'000, 1'000, 0, 0, 0);
+  f52.speed = Speed::kFast;
+  ExpectUsd(PriceRequest(f52, Table()).Total(), Usd(1'000, 16) + Usd(1'000, 80), "fable 5.2 fast");
+  // Opus 4.6 and 4.7 have no fast mode: not priced as standard, not guessed.
+  for (const char* m : {"claude-opus-4-6", "claude-opus-4-7"}) {
+    auto none = Event(m, 1'000, 1'000, 0, 0, 0);
+    none.speed = Speed::kFast;
+    EXPECT_EQ(PriceRequest(none, Table()).unpriced, UnpricedReason::kUnsupportedOption) << m;
+  }
   e.tier = ServiceTier::kBatch;
   EXPECT_EQ(PriceRequest(e, Table()).unpriced, UnpricedReason::kUnsupportedOption);
   auto other = Event("claude-haiku-4-5", 1'000, 0, 0, 0, 0);
@@ -171,11 +193,14 @@ TEST(Pricer, FastModeIsSixTimesAndStacksWithResidencyButNotBatch) {
 }
 
 TEST(Pricer, UnknownModelAndPriorityTierAreNeverGuessed) {
-  const RequestCost unknown = PriceRequest(Event("claude-3-opus-20240229", 1'000, 1'000, 0, 0, 0), Table());
-  EXPECT_FALSE(unknown.billed);
-  EXPECT_EQ(unknown.unpriced, UnpricedReason::kUnknownModel);
-  EXPECT_EQ(unknown.Total(), 0);
-  EXPECT_EQ(unknown.model, "claude-3-opus");
+  // Looks like a model, is not in the table: never priced as a neighbour.
+  for (const char* id : {"claude-mythos-5-2", "claude-opus-5-6", "claude-sonnet-5-5-1", "claude-haiku-5"}) {
+    const RequestCost unknown = PriceRequest(Event(id, 1'000, 1'000, 0, 0, 0), Table());
+    EXPECT_FALSE(unknown.billed) << id;
+    EXPECT_EQ(unknown.unpriced, UnpricedReason::kUnknownModel) << id;
+    EXPECT_EQ(unknown.Total(), 0) << id;
+    EXPECT_EQ(unknown.model, id);
+  }
   auto priority = Event("claude-sonnet-4-5", 1'000, 1'000, 0, 0, 0);
   priority.tier = ServiceTier::kPriority;
   const RequestCost p = PriceRequest(priority, Table());
@@ -208,18 +233,18 @@ TEST(Pricer, AliasesPriceAsTheirCanonicalModel) {
   const auto c = PriceRequest(Event("claude-4-opus-20250514", 1'000, 1'000, 0, 0, 0), Table());
   EXPECT_EQ(a.model, "claude-sonnet-4-5");
   EXPECT_EQ(b.model, "claude-sonnet-4-5");
-  ExpectUsd(a.Total(), Usd(1'000, 3) + Usd(1'000, 15), "bedrock");
+  ExpectUsd(a.Total(), 1.1L * (Usd(1'000, 3) + Usd(1'000, 15)), "bedrock us. profile: regional +10%");
   ExpectUsd(b.Total(), Usd(1'000, 3) + Usd(1'000, 15), "vertex");
   ExpectUsd(c.Total(), Usd(1'000, 15) + Usd(1'000, 75), "claude-4-opus alias");
 }
 
 TEST(Pricer, LargestRequestsDoNotOverflow) {
   // 1e9 tokens of every type on the most expensive rates, fast and US-only.
-  auto e = Event("claude-opus-4-6", 1'000'000'000, 1'000'000'000, 1'000'000'000, 1'000'000'000, 1'000'000'000);
-  e.speed = Speed::kFast;
+  auto e = Event("us.anthropic.claude-fable-5-1-v1:0", 1'000'000'000, 1'000'000'000, 1'000'000'000,
+                 1'000'000'000, 1'000'000'000);
   e.us_only_inference = true;
   const RequestCost c = PriceRequest(e, Table());
-  ExpectUsd(c[CostType::kOutput], 6.6L * 1000 * 25, "output");
+  ExpectUsd(c[CostType::kOutput], 1.1L * 1.1L * 1000 * 50, "output");
   EXPECT_GT(c.Total(), 0);
 }
 

@@ -68,6 +68,7 @@ class RequestMetricsTest : public testing::Test {
     e.labels = {{"feature", "chat"}, {"tenant", tenant}};
     RequestCost c;
     c.model = "claude-haiku-4-5";
+    c.tokens = e.tokens;
     c.billed = input_cost > 0;
     c[CostType::kInput] = input_cost;
     metrics_->Record(e, c);
@@ -80,7 +81,9 @@ class RequestMetricsTest : public testing::Test {
   std::unique_ptr<Exposition> exposition_;
 };
 
-const Labels kAcme = {{"feature", "chat"}, {"model", "claude-haiku-4-5"}, {"provider", "anthropic"}, {"tenant", "acme"}};
+// A request defaults to first-party, standard tier: platform and service_tier say so.
+const Labels kAcme = {{"feature", "chat"},  {"model", "claude-haiku-4-5"}, {"provider", "anthropic"},
+                      {"tenant", "acme"},   {"platform", "anthropic"},     {"service_tier", "standard"}};
 const Labels kHist = {{"feature", "chat"}, {"model", "claude-haiku-4-5"}, {"provider", "anthropic"}};
 
 TEST_F(RequestMetricsTest, NewLabelSetIsExposedAtZeroBeforeItsFirstEvents) {
@@ -167,8 +170,9 @@ TEST_F(RequestMetricsTest, LabelSetsPastTheGlobalCapFoldIntoOneOverflowSet) {
   Record("a", 1247, cost);  // an existing set is not folded
   exposition_->Render();
   const std::string text = exposition_->Render();
-  const Labels overflow = {{"feature", "__overflow__"}, {"model", "__overflow__"},
-                           {"provider", "__overflow__"}, {"tenant", "__overflow__"}};
+  const Labels overflow = {{"feature", "__overflow__"},  {"model", "__overflow__"},
+                           {"provider", "__overflow__"}, {"tenant", "__overflow__"},
+                           {"platform", "__overflow__"}, {"service_tier", "__overflow__"}};
   EXPECT_EQ(Sample(text, "llm_requests_total", With(With(kAcme, "tenant", "a"), "status", "ok")), 2);
   EXPECT_EQ(Sample(text, "llm_requests_total", With(With(kAcme, "tenant", "c"), "status", "ok")), 1);
   EXPECT_EQ(Sample(text, "llm_requests_total", With(With(kAcme, "tenant", "d"), "status", "ok")), -1);
@@ -184,33 +188,29 @@ TEST_F(RequestMetricsTest, LabelSetsPastTheGlobalCapFoldIntoOneOverflowSet) {
   EXPECT_EQ(Sample(exposition_->Render(), "llm_requests_total", With(overflow, "status", "server_error")), 1);
 }
 
-// The zero-first sample is served for a fixed time from the first scrape (GET) that
-// showed the label set, not to one request: a HEAD does not count, a second
-// scraper within the time still sees the zero, and no event is lost.
+// The zero-first sample is served for a fixed time from the first scrape that showed
+// the label set, not to one request: a second scraper within the time still sees the
+// zero, and no event is lost. (HEAD never renders, so it is no scrape: the web
+// listener; loopback ZeroFirstTest.)
 TEST_F(RequestMetricsTest, ZeroIsServedForAFixedTimeFromTheFirstScrape) {
   using namespace std::chrono_literals;
   std::chrono::steady_clock::time_point now{};
   metrics_->SetZeroFirstDuration(30s, [&now] { return now; });
-  auto at = [&](std::chrono::milliseconds t, Exposition::Request r = Exposition::Request::kScrape) {
+  auto at = [&](std::chrono::milliseconds t) {
     now = std::chrono::steady_clock::time_point{} + t;
-    return Sample(exposition_->Render(r), "llm_requests_total", With(kAcme, "status", "ok"));
+    return Sample(exposition_->Render(), "llm_requests_total", With(kAcme, "status", "ok"));
   };
   Record("acme", 100, 100'000'000);
-  EXPECT_EQ(at(0s, Exposition::Request::kProbe), 0);  // a HEAD sees the zero...
-  EXPECT_EQ(at(60s, Exposition::Request::kProbe), 0);  // ...and never starts the time
-  EXPECT_EQ(at(61s), 0);                               // the first GET: time at zero starts
+  EXPECT_EQ(at(61s), 0);   // the first scrape: time at zero starts
   Record("acme", 50, 50'000'000);
   EXPECT_EQ(at(75s), 0);   // the other Prometheus of the pair, 14 s later: zero too
   EXPECT_EQ(at(90s), 0);   // 29 s after the first scrape
   EXPECT_EQ(at(91s), 2);   // 30 s: live, with every event held meanwhile
   Record("acme", 1, 0);    // after the time: applied at once
   EXPECT_EQ(at(92s), 3);
-  EXPECT_EQ(at(93s, Exposition::Request::kProbe), 3);
   const std::string text = exposition_->Render();
   EXPECT_EQ(Sample(text, "llm_tokens_total", With(kAcme, "token_type", "input")), 151);
   EXPECT_DOUBLE_EQ(Sample(text, "llm_cost_usd_total", With(kAcme, "cost_type", "input")), 150 * 1.0 / 1e6);
-  EXPECT_EQ(Exposition::RequestFor("HEAD"), Exposition::Request::kProbe);
-  EXPECT_EQ(Exposition::RequestFor("GET"), Exposition::Request::kScrape);
 }
 
 // A label set created while others are at zero gets its own full time.
@@ -231,6 +231,52 @@ TEST_F(RequestMetricsTest, EachLabelSetGetsItsOwnTimeAtZero) {
   EXPECT_EQ(Sample(text, "llm_requests_total", With(With(kAcme, "tenant", "b"), "status", "ok")), 0);
   text = scrape_at(50s);
   EXPECT_EQ(Sample(text, "llm_requests_total", With(With(kAcme, "tenant", "b"), "status", "ok")), 1);
+}
+
+}  // namespace
+}  // namespace llmcost
+
+namespace llmcost {
+namespace {
+
+// usage.iterations: the advisor's tokens and cost land under the advisor model, with
+// the request's platform and tier; the request (and its histograms) count once,
+// under the request's model.
+TEST_F(RequestMetricsTest, IterationCostsLandUnderTheBilledModelAndTheRequestCountsOnce) {
+  UsageEvent e;
+  e.model_id = "claude-haiku-4-5";
+  e.latency_seconds = 2;
+  e.labels = {{"feature", "chat"}, {"tenant", "acme"}};
+  RequestCost c;
+  c.model = "claude-haiku-4-5";
+  c.platform = Platform::kBedrock;
+  c.tier = ServiceTier::kBatch;
+  c.billed = true;
+  c.tokens[TokenType::kInput] = 1000;
+  c[CostType::kInput] = 500'000'000;  // $0.0005
+  CostPart advisor;
+  advisor.model = "claude-opus-4-6";
+  advisor.billed = true;
+  advisor.tokens[TokenType::kInput] = 4000;
+  advisor[CostType::kInput] = 20'000'000'000;  // $0.02
+  c.others.push_back(advisor);
+  for (int i = 0; i < 2; ++i) {
+    metrics_->Record(e, c);
+    exposition_->Render();  // the first scrape exposes the new sets at zero
+  }
+  const std::string text = exposition_->Render();
+  Labels haiku = With(With(kAcme, "platform", "bedrock"), "service_tier", "batch");
+  Labels opus = With(haiku, "model", "claude-opus-4-6");
+  EXPECT_EQ(Sample(text, "llm_requests_total", With(haiku, "status", "ok")), 2);
+  EXPECT_EQ(Sample(text, "llm_requests_total", With(opus, "status", "ok")), 0);
+  EXPECT_EQ(Sample(text, "llm_tokens_total", With(haiku, "token_type", "input")), 2000);
+  EXPECT_EQ(Sample(text, "llm_tokens_total", With(opus, "token_type", "input")), 8000);
+  EXPECT_DOUBLE_EQ(Sample(text, "llm_cost_usd_total", With(opus, "cost_type", "input")), 2 * 0.02);
+  EXPECT_DOUBLE_EQ(Sample(text, "llm_cost_usd_total", With(haiku, "cost_type", "input")), 2 * 0.0005);
+  // The whole request (both models) in the executor's cost histogram, once per request.
+  EXPECT_EQ(Sample(text, "llm_request_cost_usd_count", kHist), 2);
+  EXPECT_DOUBLE_EQ(Sample(text, "llm_request_cost_usd_sum", kHist), 2 * 0.0205);
+  EXPECT_EQ(Sample(text, "llm_request_input_tokens_sum", kHist), 2 * 5000);
 }
 
 }  // namespace

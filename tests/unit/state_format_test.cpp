@@ -107,7 +107,7 @@ TEST(StateFormat, GoldenV1MigratesByTheNamesV1Meant) {
   EXPECT_TRUE(report.skipped.empty());
   // One value by hand from events.json: claude-sonnet-4-5 output tokens 389 (HTTP) + 20 (UDP) at $15/MTok.
   const auto samples = Samples(w);
-  const std::string line = Line(samples, "llm_cost_usd_total{cost_type=\"output\",feature=\"chat\",model=\"claude-sonnet-4-5\",provider=\"anthropic\",route=\"/v1/chat\",tenant=\"acme\"}");
+  const std::string line = Line(samples, "llm_cost_usd_total{cost_type=\"output\",feature=\"chat\",model=\"claude-sonnet-4-5\",platform=\"anthropic\",provider=\"anthropic\",route=\"/v1/chat\",service_tier=\"standard\",tenant=\"acme\"}");
   ASSERT_FALSE(line.empty());
   EXPECT_DOUBLE_EQ(std::stod(line.substr(line.rfind(' ') + 1)), (389 + 20) * 15 / 1e6);
 }

@@ -49,7 +49,8 @@ const std::map<std::string, FlagSpec>& Specs() {
                                  [](Flags& f, const std::string& v) { return SetNumber(f.udp_read_buffer_bytes, v, "udp.read-buffer-bytes"); }}},
       {"config.file", {"Configuration file (YAML): labels, caps, histograms, budgets.", false,
                        [](Flags& f, const std::string& v) { f.config_file = v; return std::string(); }}},
-      {"pricing.file", {"Price table (YAML). (default \"/etc/llm-cost-exporter/prices.yml\")", false,
+      {"pricing.file", {"Price table (YAML) replacing the one built into the binary; SIGHUP and /-/reload re-read it. "
+                        "(default: the embedded table)", false,
                         [](Flags& f, const std::string& v) { f.pricing_file = v; return std::string(); }}},
       {"storage.path", {"Directory for the state file (counters, histograms, seen request ids), so a restart "
                         "resets nothing; created with its parents, must be writable, and is locked (one exporter "
@@ -71,6 +72,20 @@ const std::map<std::string, FlagSpec>& Specs() {
                                   f.ingest_dedupe_window = std::chrono::duration_cast<std::chrono::seconds>(d);
                                   return std::string();
                                 }}},
+      {"ingest.max-event-age", {"Events whose own time (ts) is older than this are refused (reason too_old). (default 35d)", false,
+                                [](Flags& f, const std::string& v) {
+                                  std::chrono::milliseconds d;
+                                  if (!ParseDuration(v, d) || d.count() < 1000) return "--ingest.max-event-age: '" + v + "' is not a duration >= 1s";
+                                  f.ingest_max_event_age = std::chrono::duration_cast<std::chrono::seconds>(d);
+                                  return std::string();
+                                }}},
+      {"ingest.max-clock-skew", {"Events whose own time (ts) is later than now plus this are refused (reason in_future). (default 5m)", false,
+                                 [](Flags& f, const std::string& v) {
+                                   std::chrono::milliseconds d;
+                                   if (!ParseDuration(v, d)) return "--ingest.max-clock-skew: '" + v + "' is not a duration";
+                                   f.ingest_max_clock_skew = std::chrono::duration_cast<std::chrono::seconds>(d);
+                                   return std::string();
+                                 }}},
       {"ingest.dedupe-max-ids", {"Most request ids remembered (about 50 bytes each); 0 disables de-duplication. (default 1000000)", false,
                                  [](Flags& f, const std::string& v) { return SetNumber(f.ingest_dedupe_max_ids, v, "ingest.dedupe-max-ids"); }}},
       {"web.zero-first-duration",

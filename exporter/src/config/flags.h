@@ -18,7 +18,7 @@ struct Flags {
   std::string udp_listen_address = "127.0.0.1:10430";
   int udp_read_buffer_bytes = 0;  // 0: the kernel default
   std::string config_file;        // empty: built-in defaults
-  std::string pricing_file = "/etc/llm-cost-exporter/prices.yml";
+  std::string pricing_file;  // empty: the table compiled into the binary
   std::string storage_path;  // empty: counters are not persisted across restarts
   std::chrono::milliseconds storage_checkpoint_interval{5000};
   std::chrono::seconds ingest_dedupe_window{24 * 3600};
@@ -27,6 +27,8 @@ struct Flags {
   // long enough for every Prometheus of an HA pair to scrape the zero (two of the
   // shipped 15 s scrape intervals), so none of them misses the set's first events.
   std::chrono::milliseconds web_zero_first_duration{30'000};
+  std::chrono::seconds ingest_max_event_age{35 * 86400};
+  std::chrono::seconds ingest_max_clock_skew{300};
   std::string log_level = "info";
   std::string log_format = "logfmt";
   std::string web_config_file;        // exporter-toolkit web config (TLS, basic auth); empty: none

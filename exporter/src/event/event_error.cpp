@@ -13,6 +13,8 @@ std::string_view RejectReasonName(RejectReason r) {
     case RejectReason::kUnauthorized: return "unauthorized";
     case RejectReason::kDuplicate: return "duplicate";
     case RejectReason::kOverloaded: return "overloaded";
+    case RejectReason::kTooOld: return "too_old";
+    case RejectReason::kInFuture: return "in_future";
   }
   return "unknown";
 }

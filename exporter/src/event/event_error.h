@@ -11,9 +11,12 @@ namespace llmcost {
 enum class RejectReason : std::uint8_t {
   kEmpty, kMalformedJson, kNotObject, kMissingModel, kBadField, kTooLarge,
   // Reserved for authentication, idempotency and back-pressure.
-  kUnauthorized, kDuplicate, kOverloaded
+  kUnauthorized, kDuplicate, kOverloaded,
+  // The event's own time (ts) is older than --ingest.max-event-age, or later than
+  // now + --ingest.max-clock-skew.
+  kTooOld, kInFuture
 };
-inline constexpr std::size_t kRejectReasonCount = 9;
+inline constexpr std::size_t kRejectReasonCount = 11;
 std::string_view RejectReasonName(RejectReason r);
 
 struct EventError {

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <string_view>
 
+#include "event/event_time.h"
+
 namespace llmcost {
 namespace {
 
@@ -169,35 +171,79 @@ void ReadServiceTier(const json& obj, std::string_view parent, ServiceTier& tier
   }
 }
 
-void ReadAnthropicUsage(const json& u, std::string_view parent, UsageEvent& e) {
-  e.tokens[TokenType::kInput] = ReadCount(u, "input_tokens", parent, kMaxTokenCount);
-  e.tokens[TokenType::kOutput] = ReadCount(u, "output_tokens", parent, kMaxTokenCount);
-  e.tokens[TokenType::kCacheRead] = ReadCount(u, "cache_read_input_tokens", parent, kMaxTokenCount);
+// The token counts of one usage object (the top level or one iteration).
+void ReadTokenCounts(const json& u, std::string_view parent, TokenCounts& tokens) {
+  tokens[TokenType::kInput] = ReadCount(u, "input_tokens", parent, kMaxTokenCount);
+  tokens[TokenType::kOutput] = ReadCount(u, "output_tokens", parent, kMaxTokenCount);
+  tokens[TokenType::kCacheRead] = ReadCount(u, "cache_read_input_tokens", parent, kMaxTokenCount);
   const std::uint64_t creation_total = ReadCount(u, "cache_creation_input_tokens", parent, kMaxTokenCount);
   std::uint64_t w5 = 0, w1h = 0;
   if (const auto cc = ReadObject(u, "cache_creation", parent)) {
-    // parent is "" or "usage": no string is built unless a field is wrong.
-    const std::string_view cc_path = parent.empty() ? "cache_creation" : "usage.cache_creation";
+    const std::string cc_path = Path(parent, "cache_creation");
     w5 = ReadCount(*cc, "ephemeral_5m_input_tokens", cc_path, kMaxTokenCount);
     w1h = ReadCount(*cc, "ephemeral_1h_input_tokens", cc_path, kMaxTokenCount);
   }
-  if (w5 + w1h > 0) {
-    // The split is the billing detail; the total is their sum.
-    e.tokens[TokenType::kCacheWrite5m] = w5;
-    e.tokens[TokenType::kCacheWrite1h] = w1h;
-  } else {
-    // Only the total is known: Anthropic's default cache TTL is 5 minutes.
-    e.tokens[TokenType::kCacheWrite5m] = creation_total;
+  // The split is the billing detail; a total larger than the split is 5-minute
+  // writes (the default TTL), never dropped.
+  tokens[TokenType::kCacheWrite1h] = w1h;
+  tokens[TokenType::kCacheWrite5m] = creation_total > w5 + w1h ? creation_total - w1h : w5;
+}
+
+void ReadIterations(const json& u, std::string_view parent, UsageEvent& e) {
+  const auto its = Member(u, "iterations");
+  if (!its) return;
+  const std::string path = Path(parent, "iterations");
+  if (!its->is_array()) Bad(path, "must be an array");
+  const auto elements = its->Elements();
+  if (elements.size() > kMaxIterations) Bad(path, "more than " + std::to_string(kMaxIterations) + " entries");
+  for (std::size_t i = 0; i < elements.size(); ++i) {
+    const std::string at = path + "[" + std::to_string(i) + "]";
+    const json& it = elements[i];
+    if (!it.is_object()) Bad(at, "must be an object");
+    const auto type = ReadString(it, "type", at);
+    if (!type || type->empty()) Bad(Path(at, "type"), "is required");
+    if (*type == "fallback_credit") {  // re-prices a retry by an unpublished amount: counted only
+      ++e.fallback_credits;
+      continue;
+    }
+    UsageIteration iteration;
+    iteration.type = std::string(*type);
+    if (auto model = ReadString(it, "model", at)) iteration.model_id = std::string(*model);
+    // An advisor runs another model: without its id the tokens cannot be priced.
+    if (iteration.model_id.empty() && iteration.type != "message" && iteration.type != "compaction") {
+      Bad(Path(at, "model"), "is required for " + iteration.type + " iterations");
+    }
+    ReadTokenCounts(it, at, iteration.tokens);
+    e.iterations.push_back(std::move(iteration));
   }
+}
+
+void ReadAnthropicUsage(const json& u, std::string_view parent, UsageEvent& e) {
+  ReadTokenCounts(u, parent, e.tokens);
   if (const auto stu = ReadObject(u, "server_tool_use", parent)) {
     const std::string_view stu_path = parent.empty() ? "server_tool_use" : "usage.server_tool_use";
     e.web_search_requests = ReadCount(*stu, "web_search_requests", stu_path, kMaxWebSearches);
   }
+  ReadIterations(u, parent, e);
   ReadServiceTier(u, parent, e.tier);
   if (auto geo = ReadString(u, "inference_geo", parent)) e.us_only_inference = *geo == "us";
   if (auto speed = ReadString(u, "speed", parent)) {
     e.speed = *speed == "fast" ? Speed::kFast : *speed == "standard" ? Speed::kStandard : Speed::kOther;
   }
+}
+
+// ts: RFC 3339 text or Unix seconds (a number, or digits in a string).
+std::optional<std::int64_t> ReadTimestamp(const json& obj) {
+  const auto v = Member(obj, "ts");
+  if (!v) return std::nullopt;
+  if (v->is_number()) {
+    const double d = v->as_double();
+    if (!std::isfinite(d) || d < 0 || d > 32503680000.0) Bad("ts", "Unix seconds must be between 0 and year 3000");
+    return static_cast<std::int64_t>(std::floor(d));
+  }
+  if (!v->is_string()) Bad("ts", "must be RFC 3339 text or Unix seconds");
+  if (auto t = ParseRfc3339(v->text())) return t;
+  Bad("ts", "must be RFC 3339 with a time zone (2026-10-06T12:00:00Z) or Unix seconds");
 }
 
 void ReadOpenAiUsage(const json& u, std::string_view parent, UsageEvent& e) {
@@ -251,13 +297,16 @@ std::optional<EventError> EventParser::ParseInto(const json& value, std::size_t 
     // Every field back to its default, keeping the string and vector buffers.
     std::string model_id = std::move(e.model_id), request_id = std::move(e.request_id);
     auto labels = std::move(e.labels);
+    auto iterations = std::move(e.iterations);
     e = UsageEvent{};
     model_id.clear();
     request_id.clear();
     labels.clear();
+    iterations.clear();
     e.model_id = std::move(model_id);
     e.request_id = std::move(request_id);
     e.labels = std::move(labels);
+    e.iterations = std::move(iterations);
   }
   try {
     // Model.
@@ -290,6 +339,19 @@ std::optional<EventError> EventParser::ParseInto(const json& value, std::size_t 
     if (const auto batch = Member(value, "batch")) {
       if (!batch->is_bool()) Bad("batch", "must be true or false");
       if (batch->as_bool()) e.tier = ServiceTier::kBatch;
+    }
+
+    e.ts_unix = ReadTimestamp(value);
+    if (auto platform = ReadString(value, "platform", "")) {
+      Platform p;
+      // Bounded: a platform this build does not know is "other", never a new label value.
+      e.platform = PlatformFromName(*platform, p) ? p : Platform::kOther;
+    }
+    if (auto endpoint = ReadString(value, "endpoint", "")) {
+      if (*endpoint == "global") e.endpoint = Endpoint::kGlobal;
+      else if (*endpoint == "regional" || *endpoint == "multi-region" || *endpoint == "multi_region")
+        e.endpoint = Endpoint::kRegional;
+      else Bad("endpoint", "must be global, regional or multi-region");
     }
 
     e.status = ReadStatus(value);

@@ -15,6 +15,7 @@ namespace llmcost {
 
 inline constexpr std::uint64_t kMaxTokenCount = 1'000'000'000;   // per type, per request
 inline constexpr std::uint64_t kMaxWebSearches = 1'000'000;
+inline constexpr std::size_t kMaxIterations = 256;             // usage.iterations entries
 inline constexpr double kMaxLatencyMs = 86'400'000.0;            // one day
 inline constexpr double kMaxClientCostUsd = 1'000'000.0;
 

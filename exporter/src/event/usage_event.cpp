@@ -31,6 +31,38 @@ std::string_view RequestStatusName(RequestStatus s) {
   return "other_error";
 }
 
+std::string_view ServiceTierName(ServiceTier t) {
+  switch (t) {
+    case ServiceTier::kStandard: return "standard";
+    case ServiceTier::kBatch: return "batch";
+    case ServiceTier::kPriority: return "priority";
+    case ServiceTier::kOther: return "other";
+  }
+  return "other";
+}
+
+std::string_view PlatformName(Platform p) {
+  switch (p) {
+    case Platform::kAnthropic: return "anthropic";
+    case Platform::kBedrock: return "bedrock";
+    case Platform::kVertex: return "vertex";
+    case Platform::kFoundry: return "foundry";
+    case Platform::kOpenAi: return "openai";
+    case Platform::kOther: return "other";
+  }
+  return "other";
+}
+
+bool PlatformFromName(std::string_view name, Platform& out) {
+  for (std::size_t i = 0; i < kPlatformCount; ++i) {
+    if (PlatformName(static_cast<Platform>(i)) == name) {
+      out = static_cast<Platform>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
 bool RequestStatusFromName(std::string_view name, RequestStatus& out) {
   for (std::size_t i = 0; i < kRequestStatusCount; ++i) {
     if (RequestStatusName(static_cast<RequestStatus>(i)) == name) {

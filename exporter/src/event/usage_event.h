@@ -34,7 +34,25 @@ std::string_view RequestStatusName(RequestStatus s);
 bool RequestStatusFromName(std::string_view name, RequestStatus& out);
 
 enum class ServiceTier : std::uint8_t { kStandard, kBatch, kPriority, kOther };
+inline constexpr std::size_t kServiceTierCount = 4;
+std::string_view ServiceTierName(ServiceTier t);  // standard, batch, priority, other
 enum class Speed : std::uint8_t { kStandard, kFast, kOther };
+
+// Where the request was served. Bounded: the `platform` label takes only these.
+enum class Platform : std::uint8_t { kAnthropic, kBedrock, kVertex, kFoundry, kOpenAi, kOther };
+inline constexpr std::size_t kPlatformCount = 6;
+std::string_view PlatformName(Platform p);  // anthropic, bedrock, vertex, foundry, openai, other
+bool PlatformFromName(std::string_view name, Platform& out);
+
+// Cloud endpoint kind (Google Cloud does not show it in the id: the event says so).
+enum class Endpoint : std::uint8_t { kUnspecified, kGlobal, kRegional };
+
+// One entry of usage.iterations: a sampling step with its own model and counts.
+struct UsageIteration {
+  std::string type;      // message, compaction, advisor_message, fallback_message, ...
+  std::string model_id;  // "" = the request's model
+  TokenCounts tokens;
+};
 
 struct UsageEvent {
   std::string provider = "anthropic";
@@ -44,6 +62,12 @@ struct UsageEvent {
   ServiceTier tier = ServiceTier::kStandard;
   bool us_only_inference = false;  // usage.inference_geo == "us"
   Speed speed = Speed::kStandard;
+  std::optional<Platform> platform;  // as the event says; the model id, when it shows one, wins
+  Endpoint endpoint = Endpoint::kUnspecified;
+  std::optional<std::int64_t> ts_unix;  // when the request happened, if the event says
+  // usage.iterations; when non-empty these are billed, not `tokens`.
+  std::vector<UsageIteration> iterations;
+  std::uint64_t fallback_credits = 0;  // fallback_credit entries: counted, never priced
   RequestStatus status = RequestStatus::kOk;
   std::optional<double> latency_seconds;
   std::optional<double> ttft_seconds;

@@ -1,6 +1,9 @@
 #include "pipeline/event_pipeline.h"
 
+#include <malloc.h>
+
 #include <chrono>
+#include <memory>
 
 #include "event/batch_splitter.h"
 #include "log/structured_log.h"
@@ -11,6 +14,7 @@ namespace llmcost {
 namespace {
 
 constexpr std::size_t kMaxUnpricedLogged = 1000;
+constexpr std::size_t kKeepBatchBuffersUpTo = 256 * 1024;  // body bytes; typical batches stay below
 
 std::int64_t UnixSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -20,6 +24,23 @@ std::int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+// What an operator can do about an unpriced request, by reason: only an unknown
+// model is fixed by adding it to the price file.
+std::string_view UnpricedHint(UnpricedReason reason) {
+  switch (reason) {
+    case UnpricedReason::kUnknownModel:
+      return "the model is not in the price file: add it there (then SIGHUP or POST /-/reload)";
+    case UnpricedReason::kNoTierPrice:
+      return "the service tier (e.g. priority) has no public per-token price: never guessed; report cost_usd";
+    case UnpricedReason::kUnsupportedOption:
+      return "the model's price entry cannot price this option (speed, US-only inference, batch with fast): "
+             "add the factor to its entry if Anthropic publishes one, or report cost_usd";
+    case UnpricedReason::kNone:
+      break;
+  }
+  return "";
 }
 
 }  // namespace
@@ -34,9 +55,21 @@ EventPipeline::EventPipeline(EventParser parser, PriceBook& prices, RequestMetri
 
 IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, std::size_t max_errors) {
   IngestResult result;
-  // One batch per thread, reused: its buffers grow to the largest body seen and stay.
-  thread_local EventBatch batch;
-  thread_local UsageEvent event;  // likewise: its strings keep their buffers
+  // One batch per thread, reused: its buffers grow to the body's size. Past
+  // kKeepBatchBuffersUpTo they are freed again after the body (and the heap
+  // trimmed), so one large body does not pin hundreds of MB per thread.
+  thread_local auto batch_owner = std::make_unique<EventBatch>();
+  thread_local UsageEvent event;  // its strings keep their (field-bounded) buffers
+  struct Release {
+    std::unique_ptr<EventBatch>& owner;
+    bool large;
+    ~Release() {
+      if (!large) return;
+      owner = std::make_unique<EventBatch>();
+      malloc_trim(0);
+    }
+  } release{batch_owner, body.size() > kKeepBatchBuffersUpTo};
+  EventBatch& batch = *batch_owner;
   SplitBatch(body, batch);
   const auto& items = batch.items;
   const auto table = prices_.Current();
@@ -51,6 +84,8 @@ IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, s
     } else {
       error = parser_.ParseInto(std::get<JsonValue>(items[i]), i, event);
     }
+    const std::int64_t now = UnixSeconds();
+    if (!error) error = CheckTime(event, now, window_);
     if (error) {
       error->index = i;
       CountRejectionHeld(transport, *error);
@@ -58,7 +93,7 @@ IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, s
       if (result.errors.size() < max_errors) result.errors.push_back(std::move(*error));
       continue;
     }
-    const RequestCost cost = PriceRequest(event, *table);
+    const RequestCost cost = PriceRequest(event, *table, now);
     if (cost.overflow) {
       EventError too_costly{i, "usage", RejectReason::kBadField,
                             "the request's cost at the price table's rates exceeds 9,223,372 USD, more than "
@@ -81,9 +116,28 @@ IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, s
     request_metrics_.Record(event, cost);
     exporter_metrics_.Accepted(transport);
     if (cost.unpriced != UnpricedReason::kNone) NoteUnpriced(cost, event);
+    for (const CostPart& part : cost.others) {
+      if (part.unpriced != UnpricedReason::kNone) NoteUnpriced(part, event);
+    }
     ++result.accepted;
   }
   return result;
+}
+
+std::optional<EventError> EventPipeline::CheckTime(const UsageEvent& event, std::int64_t now_unix,
+                                                  const EventTimeWindow& window) {
+  if (!event.ts_unix) return std::nullopt;
+  if (*event.ts_unix < now_unix - window.max_age_seconds) {
+    return EventError{0, "ts", RejectReason::kTooOld,
+                      "older than the accepted window (--ingest.max-event-age, " +
+                          std::to_string(window.max_age_seconds / 86400) + " days)"};
+  }
+  if (*event.ts_unix > now_unix + window.max_clock_skew_seconds) {
+    return EventError{0, "ts", RejectReason::kInFuture,
+                      "later than now plus the allowed clock skew (--ingest.max-clock-skew, " +
+                          std::to_string(window.max_clock_skew_seconds) + "s)"};
+  }
+  return std::nullopt;
 }
 
 void EventPipeline::RejectWhole(Transport transport, const EventError& error) { CountRejection(transport, error); }
@@ -144,16 +198,17 @@ void EventPipeline::CountRejectionHeld(Transport transport, const EventError& er
        {"suppressed_since_last", std::to_string(rl.suppressed.exchange(0))}});
 }
 
-void EventPipeline::NoteUnpriced(const RequestCost& cost, const UsageEvent& event) {
+void EventPipeline::NoteUnpriced(const CostPart& cost, const UsageEvent& event) {
   std::string key = event.provider + "/" + cost.model + "/" + std::string(UnpricedReasonName(cost.unpriced));
   {
     std::lock_guard lock(unpriced_mu_);
     if (unpriced_logged_.size() >= kMaxUnpricedLogged || !unpriced_logged_.insert(key).second) return;
   }
-  Log(LogLevel::kWarn, "request not priced; cost not recorded (add the model to the price file)",
+  Log(LogLevel::kWarn, "request not priced; cost not recorded",
       {{"provider", SanitizeLabelValue(event.provider, 64)},
        {"model", SanitizeLabelValue(cost.model, 128)},
-       {"reason", std::string(UnpricedReasonName(cost.unpriced))}});
+       {"reason", std::string(UnpricedReasonName(cost.unpriced))},
+       {"hint", std::string(UnpricedHint(cost.unpriced))}});
 }
 
 }  // namespace llmcost

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -30,6 +31,13 @@ struct IngestResult {
   std::vector<EventError> errors;  // at most `max_errors` of them
 };
 
+// Which event times are accepted: an event's own `ts` older than max_age or later
+// than now + max_clock_skew is refused (too_old / in_future), never priced.
+struct EventTimeWindow {
+  std::int64_t max_age_seconds = 35 * 86400;
+  std::int64_t max_clock_skew_seconds = 300;
+};
+
 class EventPipeline {
  public:
   // request_ids: the dedupe window, or nullptr to count every event.
@@ -37,6 +45,11 @@ class EventPipeline {
                 ExporterMetrics& exporter_metrics, RequestIdWindow* request_ids = nullptr);
 
   IngestResult Ingest(std::string_view body, Transport transport, std::size_t max_errors = 100);
+
+  void SetTimeWindow(EventTimeWindow window) { window_ = window; }
+  // Returns the refusal for an event time outside the window, if any.
+  static std::optional<EventError> CheckTime(const UsageEvent& event, std::int64_t now_unix,
+                                             const EventTimeWindow& window);
 
   // A refusal decided by the transport before parsing (oversized body, truncated datagram).
   void RejectWhole(Transport transport, const EventError& error);
@@ -54,13 +67,14 @@ class EventPipeline {
   void CountRejectionHeld(Transport transport, const EventError& error);
   // Shared by everything that records; a snapshot takes record_mu_ exclusively.
   std::shared_lock<std::shared_mutex> HoldForRecording() const;
-  void NoteUnpriced(const RequestCost& cost, const UsageEvent& event);
+  void NoteUnpriced(const CostPart& cost, const UsageEvent& event);
 
   EventParser parser_;
   PriceBook& prices_;
   RequestMetrics& request_metrics_;
   ExporterMetrics& exporter_metrics_;
   RequestIdWindow* request_ids_;
+  EventTimeWindow window_;
   // Shared by every batch being recorded, exclusive for a snapshot.
   mutable std::shared_mutex record_mu_;
   mutable std::atomic<int> snapshots_waiting_{0};

@@ -14,7 +14,7 @@ std::string PriceReloader::Reload() {
   const auto table = prices_.Current();
   metrics_.PricingLoaded(*table);
   Log(LogLevel::kInfo, "price table reloaded",
-      {{"file", path_}, {"as_of", table->as_of()}, {"models", std::to_string(table->size())}});
+      {{"table", table->origin()}, {"as_of", table->as_of()}, {"models", std::to_string(table->size())}});
   return "";
 }
 

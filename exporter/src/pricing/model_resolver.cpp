@@ -48,6 +48,44 @@ void StripSnapshotSuffix(std::string& s) {
   }
 }
 
+// Inference-profile prefixes; "global." is the only global one.
+constexpr std::array<std::string_view, 8> kProfilePrefixes = {"global.", "us.", "eu.", "jp.", "apac.",
+                                                              "au.", "ca.", "us-gov."};
+
+std::string Lower(std::string_view raw) {
+  std::string s;
+  s.reserve(raw.size());
+  // ASCII only (model ids are ASCII; std::tolower is a call per character).
+  for (char c : raw) s.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return {};
+  s.erase(0, first);
+  s.erase(s.find_last_not_of(" \t\r\n") + 1);
+  return s;
+}
+
+// The model part of an ARN or a Google Cloud resource path; `s` unchanged otherwise.
+// Returns which form it was.
+enum class IdForm { kPlain, kBedrockArn, kFoundationModelArn, kVertexPath };
+IdForm StripResourcePath(std::string& s) {
+  if (s.rfind("arn:", 0) == 0 && s.find(":bedrock:") != std::string::npos) {
+    for (std::string_view kind : {":inference-profile/", ":foundation-model/"}) {
+      const auto pos = s.find(kind);
+      if (pos != std::string::npos) {
+        s.erase(0, pos + kind.size());
+        return kind == ":foundation-model/" ? IdForm::kFoundationModelArn : IdForm::kBedrockArn;
+      }
+    }
+    return IdForm::kBedrockArn;  // e.g. application-inference-profile/<opaque>: stays unknown
+  }
+  constexpr std::string_view kPublisher = "/publishers/anthropic/models/";
+  if (const auto pos = s.find(kPublisher); pos != std::string::npos) {
+    s.erase(0, pos + kPublisher.size());
+    return IdForm::kVertexPath;
+  }
+  return IdForm::kPlain;
+}
+
 std::atomic<std::uint64_t> next_generation{1};
 
 constexpr std::size_t kMaxMemoized = 1024;  // per thread; cleared when full
@@ -65,21 +103,12 @@ ModelResolver::ModelResolver(std::unordered_map<std::string, std::string> aliase
     : aliases_(std::move(aliases)), generation_(next_generation.fetch_add(1)) {}
 
 std::string ModelResolver::Normalize(std::string_view raw_id) {
-  std::string s;
-  s.reserve(raw_id.size());
-  // ASCII only (model ids are ASCII; std::tolower is a call per character).
-  for (char c : raw_id) s.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
-  // Trim white space.
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return {};
-  s.erase(0, first);
-  s.erase(s.find_last_not_of(" \t\r\n") + 1);
+  std::string s = Lower(raw_id);
+  if (s.empty()) return s;
   // "[1m]" and similar are client conventions, not part of an id.
   if (const auto bracket = s.find('['); bracket != std::string::npos && bracket > 0) s.erase(bracket);
-
-  static constexpr std::array<std::string_view, 5> kRegionPrefixes = {"global.", "us.", "eu.", "jp.",
-                                                                      "apac."};
-  for (auto prefix : kRegionPrefixes) {
+  StripResourcePath(s);
+  for (auto prefix : kProfilePrefixes) {
     if (StripPrefix(s, prefix)) break;
   }
   StripPrefix(s, "anthropic.");
@@ -89,6 +118,30 @@ std::string ModelResolver::Normalize(std::string_view raw_id) {
   }
   StripSnapshotSuffix(s);
   return s;
+}
+
+IdShape ModelResolver::Shape(std::string_view raw_id) {
+  std::string s = Lower(raw_id);
+  IdShape shape;
+  const IdForm form = StripResourcePath(s);
+  if (form == IdForm::kVertexPath) {
+    shape.platform = Platform::kVertex;
+    return shape;
+  }
+  for (auto prefix : kProfilePrefixes) {
+    if (s.size() > prefix.size() && s.compare(0, prefix.size(), prefix) == 0) {
+      shape.platform = Platform::kBedrock;
+      shape.endpoint = prefix == "global." ? Endpoint::kGlobal : Endpoint::kRegional;
+      return shape;
+    }
+  }
+  if (form != IdForm::kPlain || s.rfind("anthropic.", 0) == 0) {
+    shape.platform = Platform::kBedrock;
+    shape.endpoint = Endpoint::kRegional;  // an in-region id
+    return shape;
+  }
+  if (s.find('@') != std::string::npos) shape.platform = Platform::kVertex;
+  return shape;
 }
 
 std::string ModelResolver::Resolve(std::string_view raw_id) const {

@@ -22,12 +22,12 @@ class PriceBook {
     return table_;
   }
 
-  // Loads `path`; on success swaps it in and returns nullptr, else returns the
-  // error text and keeps the old table.
+  // Loads `path` ("" = the table compiled into the binary); on success swaps it in
+  // and returns nullptr, else returns the error text and keeps the old table.
   std::unique_ptr<std::string> Reload(const std::string& path) {
     std::lock_guard lock(reload_mu_);
     try {
-      std::shared_ptr<const PriceTable> loaded = PriceTable::LoadFile(path);
+      std::shared_ptr<const PriceTable> loaded = path.empty() ? PriceTable::Embedded() : PriceTable::LoadFile(path);
       std::lock_guard table_lock(table_mu_);
       table_.swap(loaded);  // the old table is released outside the lock, below
       return nullptr;

@@ -2,12 +2,14 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <limits>
 #include <set>
 #include <sstream>
 
 #include "config/yaml_keys.h"
+#include "event/event_time.h"
 
 namespace llmcost {
 namespace {
@@ -47,11 +49,20 @@ TokenRates ParseRates(const YAML::Node& node, std::string_view origin, const std
   if (!node || !node.IsMap()) Fail(origin, where, "missing usd_per_mtok map");
   CheckKeys(node, {"input", "output", "cache_read", "cache_write_5m", "cache_write_1h"}, origin, where);
   TokenRates r;
-  r[TokenType::kInput] = Rate(node, "input", origin, where);
-  r[TokenType::kOutput] = Rate(node, "output", origin, where);
-  r[TokenType::kCacheRead] = Rate(node, "cache_read", origin, where);
-  r[TokenType::kCacheWrite5m] = Rate(node, "cache_write_5m", origin, where);
-  r[TokenType::kCacheWrite1h] = Rate(node, "cache_write_1h", origin, where);
+  auto rate = [&](TokenType t, const char* key) {
+    const YAML::Node v = node[key];
+    // "unpublished": the vendor has no public figure; requests using it stay unpriced.
+    if (v && v.IsScalar() && v.Scalar() == "unpublished") {
+      r.unpublished[static_cast<std::size_t>(t)] = true;
+      return;
+    }
+    r[t] = Rate(node, key, origin, where);
+  };
+  rate(TokenType::kInput, "input");
+  rate(TokenType::kOutput, "output");
+  rate(TokenType::kCacheRead, "cache_read");
+  rate(TokenType::kCacheWrite5m, "cache_write_5m");
+  rate(TokenType::kCacheWrite1h, "cache_write_1h");
   return r;
 }
 
@@ -60,16 +71,6 @@ MicroFactor Factor(const YAML::Node& v, std::string_view origin, const std::stri
   const auto f = ParseFactor(v.Scalar());
   if (!f || *f <= 0) Fail(origin, where, "'" + v.Scalar() + "' is not a positive decimal");
   return *f;
-}
-
-// Days since the epoch of a proleptic Gregorian date (Howard Hinnant's algorithm).
-std::int64_t DaysFromCivil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
 std::int64_t ParseDate(const std::string& text, std::string_view origin, const std::string& where) {
@@ -103,6 +104,62 @@ std::shared_ptr<const PriceTable> PriceTable::Parse(std::string_view yaml_text, 
   }
 }
 
+namespace {
+
+// An optional factor; "none" in a change removes the option from that date on.
+void ReadFactor(const YAML::Node& m, const char* key, std::optional<MicroFactor>& out, std::string_view origin,
+                const std::string& where) {
+  const YAML::Node v = m[key];
+  if (!v) return;
+  if (v.IsScalar() && v.Scalar() == "none") {
+    out.reset();
+    return;
+  }
+  out = Factor(v, origin, where + "." + key);
+}
+
+std::vector<PromptTier> ParseTiers(const YAML::Node& node, std::string_view origin, const std::string& where) {
+  if (!node.IsSequence() || node.size() == 0) Fail(origin, where, "must be a non-empty list");
+  std::vector<PromptTier> tiers;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const std::string w = where + "[" + std::to_string(i) + "]";
+    CheckKeys(node[i], {"above_prompt_tokens", "usd_per_mtok"}, origin, w);
+    if (!node[i]["above_prompt_tokens"]) Fail(origin, w, "missing above_prompt_tokens");
+    PromptTier t;
+    t.above_prompt_tokens = node[i]["above_prompt_tokens"].as<std::uint64_t>();
+    if (t.above_prompt_tokens == 0) Fail(origin, w + ".above_prompt_tokens", "must be positive");
+    if (!tiers.empty() && t.above_prompt_tokens <= tiers.back().above_prompt_tokens) {
+      Fail(origin, w + ".above_prompt_tokens", "tiers must be in ascending order");
+    }
+    t.rates = ParseRates(node[i]["usd_per_mtok"], origin, w + ".usd_per_mtok");
+    tiers.push_back(t);
+  }
+  return tiers;
+}
+
+// The fields a period can set; used for the entry itself and for each change.
+void ReadPeriodFields(const YAML::Node& m, RatePeriod& p, std::string_view origin, const std::string& where) {
+  if (m["usd_per_mtok"]) p.rates = ParseRates(m["usd_per_mtok"], origin, where + ".usd_per_mtok");
+  if (const YAML::Node t = m["prompt_tiers"]) {
+    if (t.IsScalar() && t.Scalar() == "none") p.prompt_tiers.clear();
+    else p.prompt_tiers = ParseTiers(t, origin, where + ".prompt_tiers");
+  }
+  if (const YAML::Node lc = m["long_context"]) {  // the older spelling of one prompt tier
+    CheckKeys(lc, {"above_input_tokens", "usd_per_mtok"}, origin, where + ".long_context");
+    if (!lc["above_input_tokens"]) Fail(origin, where + ".long_context", "missing above_input_tokens");
+    if (m["prompt_tiers"]) Fail(origin, where + ".long_context", "use prompt_tiers or long_context, not both");
+    PromptTier t;
+    t.above_prompt_tokens = lc["above_input_tokens"].as<std::uint64_t>();
+    t.rates = ParseRates(lc["usd_per_mtok"], origin, where + ".long_context.usd_per_mtok");
+    p.prompt_tiers = {t};
+  }
+  ReadFactor(m, "us_inference_factor", p.us_inference_factor, origin, where);
+  ReadFactor(m, "fast_factor", p.fast_factor, origin, where);
+  ReadFactor(m, "regional_factor", p.regional_factor, origin, where);
+}
+
+}  // namespace
+
 std::shared_ptr<PriceTable> PriceTable::ParseYaml(std::string_view yaml_text, std::string_view origin) {
   YAML::Node root;
   try {
@@ -115,6 +172,7 @@ std::shared_ptr<PriceTable> PriceTable::ParseYaml(std::string_view yaml_text, st
             origin, "top level");
 
   auto table = std::make_shared<PriceTable>();
+  table->origin_ = std::string(origin);
   table->as_of_ = RequiredString(root, "as_of", origin, "top level");
   table->as_of_unix_ = ParseDate(table->as_of_, origin, "as_of");
   table->source_ = RequiredString(root, "source", origin, "top level");
@@ -144,8 +202,8 @@ std::shared_ptr<PriceTable> PriceTable::ParseYaml(std::string_view yaml_text, st
     const YAML::Node m = models[i];
     std::string where = "models[" + std::to_string(i) + "]";
     if (!m.IsMap()) Fail(origin, where, "must be a map");
-    CheckKeys(m, {"model", "provider", "as_of", "source", "usd_per_mtok", "long_context",
-                  "us_inference_factor", "fast_factor"},
+    CheckKeys(m, {"model", "provider", "as_of", "source", "retired", "usd_per_mtok", "prompt_tiers", "long_context",
+                  "us_inference_factor", "fast_factor", "regional_factor", "changes"},
               origin, where);
     ModelPrice p;
     p.model = RequiredString(m, "model", origin, where);
@@ -157,17 +215,36 @@ std::shared_ptr<PriceTable> PriceTable::ParseYaml(std::string_view yaml_text, st
     p.as_of = RequiredString(m, "as_of", origin, where);
     ParseDate(p.as_of, origin, where + ".as_of");
     p.source = RequiredString(m, "source", origin, where);
-    p.rates = ParseRates(m["usd_per_mtok"], origin, where + ".usd_per_mtok");
-    if (const YAML::Node lc = m["long_context"]) {
-      CheckKeys(lc, {"above_input_tokens", "usd_per_mtok"}, origin, where + ".long_context");
-      LongContextPrice l;
-      if (!lc["above_input_tokens"]) Fail(origin, where + ".long_context", "missing above_input_tokens");
-      l.above_input_tokens = lc["above_input_tokens"].as<std::uint64_t>();
-      l.rates = ParseRates(lc["usd_per_mtok"], origin, where + ".long_context.usd_per_mtok");
-      p.long_context = l;
+    if (m["retired"]) p.retired = RequiredString(m, "retired", origin, where);
+    RatePeriod base;
+    base.source = p.source;
+    if (!m["usd_per_mtok"]) Fail(origin, where + ".usd_per_mtok", "missing usd_per_mtok map");
+    ReadPeriodFields(m, base, origin, where);
+    p.periods.push_back(base);
+    if (const YAML::Node changes = m["changes"]) {
+      if (!changes.IsSequence() || changes.size() == 0) Fail(origin, where + ".changes", "must be a non-empty list");
+      for (std::size_t j = 0; j < changes.size(); ++j) {
+        const YAML::Node c = changes[j];
+        const std::string cw = where + ".changes[" + std::to_string(j) + "]";
+        CheckKeys(c, {"from", "source", "usd_per_mtok", "prompt_tiers", "us_inference_factor", "fast_factor",
+                      "regional_factor"},
+                  origin, cw);
+        if (c.size() <= 2 && (!c["usd_per_mtok"] && !c["prompt_tiers"] && !c["us_inference_factor"] &&
+                              !c["fast_factor"] && !c["regional_factor"])) {
+          Fail(origin, cw, "a change must set at least one rate or factor");
+        }
+        RatePeriod next = p.periods.back();  // a change overrides only what it names
+        next.from = RequiredString(c, "from", origin, cw);
+        next.from_unix = ParseDate(next.from, origin, cw + ".from");
+        next.source = RequiredString(c, "source", origin, cw);
+        if (p.periods.size() > 1 && next.from_unix <= p.periods.back().from_unix) {
+          Fail(origin, cw + ".from", "'" + next.from + "' is not after the previous change (" +
+                                         p.periods.back().from + "): dates must be in ascending order");
+        }
+        ReadPeriodFields(c, next, origin, cw);
+        p.periods.push_back(std::move(next));
+      }
     }
-    if (m["us_inference_factor"]) p.us_inference_factor = Factor(m["us_inference_factor"], origin, where + ".us_inference_factor");
-    if (m["fast_factor"]) p.fast_factor = Factor(m["fast_factor"], origin, where + ".fast_factor");
     const std::string key = Key(p.provider, p.model);
     if (table->models_.count(key)) Fail(origin, where, "duplicate model");
     table->models_.emplace(key, std::move(p));
@@ -181,6 +258,40 @@ std::shared_ptr<PriceTable> PriceTable::ParseYaml(std::string_view yaml_text, st
   table->resolver_ = ModelResolver(std::move(aliases));
   return table;
 }
+
+const RatePeriod& ModelPrice::At(std::int64_t unix_seconds) const {
+  std::size_t i = 0;
+  while (i + 1 < periods.size() && periods[i + 1].from_unix <= unix_seconds) ++i;
+  return periods[i];
+}
+
+std::size_t PriceTable::rate_changes() const {
+  std::size_t n = 0;
+  for (const auto& [key, m] : models_) n += m.periods.size() - 1;
+  return n;
+}
+
+std::size_t PriceTable::retired_models() const {
+  std::size_t n = 0;
+  for (const auto& [key, m] : models_) n += m.retired.empty() ? 0 : 1;
+  return n;
+}
+
+std::vector<const ModelPrice*> PriceTable::Models() const {
+  std::vector<const ModelPrice*> out;
+  for (const auto& [key, m] : models_) out.push_back(&m);
+  std::sort(out.begin(), out.end(), [](const ModelPrice* a, const ModelPrice* b) {
+    return a->provider != b->provider ? a->provider < b->provider : a->model < b->model;
+  });
+  return out;
+}
+
+extern "C" const char kLlmCostEmbeddedPrices[];  // generated by CMake from exporter/pricing/prices.yml
+extern "C" const std::size_t kLlmCostEmbeddedPricesSize;
+
+std::string_view PriceTable::EmbeddedText() { return {kLlmCostEmbeddedPrices, kLlmCostEmbeddedPricesSize}; }
+
+std::shared_ptr<const PriceTable> PriceTable::Embedded() { return Parse(EmbeddedText(), "embedded"); }
 
 const ModelPrice* PriceTable::Find(std::string_view provider, std::string_view model) const {
   const auto it = models_.find(Key(provider, model));

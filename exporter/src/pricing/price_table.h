@@ -1,15 +1,22 @@
 #pragma once
 // PriceTable: the per-model rates loaded from the shipped price file
-// (exporter/pricing/prices.yml). Immutable once loaded; a reload builds a new one
-// and swaps it in, so a bad file never replaces a good table.
+// (exporter/pricing/prices.yml, also compiled into the binary as the default).
+// Immutable once loaded; a reload builds a new one and swaps it in, so a bad file
+// never replaces a good table.
+//
+// A model's rates are a list of dated periods: the entry's own fields are in force
+// until its first `changes` item, each change in force from its date (00:00 UTC)
+// until the next. An event is priced at the period in force at its own time.
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "event/usage_event.h"
 #include "pricing/model_resolver.h"
@@ -17,27 +24,46 @@
 
 namespace llmcost {
 
-// pUSD per token for each token type.
+// pUSD per token for each token type. A rate the vendor has not published is
+// marked, never filled in: a request using that token type stays unpriced.
 struct TokenRates {
   std::array<PicoUsd, kTokenTypeCount> per_token{};
+  std::array<bool, kTokenTypeCount> unpublished{};
   PicoUsd operator[](TokenType t) const { return per_token[static_cast<std::size_t>(t)]; }
   PicoUsd& operator[](TokenType t) { return per_token[static_cast<std::size_t>(t)]; }
+  bool Unpublished(TokenType t) const { return unpublished[static_cast<std::size_t>(t)]; }
 };
 
-struct LongContextPrice {
-  std::uint64_t above_input_tokens = 0;  // total input strictly above this switches the request
+// Above `above_prompt_tokens` prompt tokens (fresh input + cache reads + cache
+// writes), the WHOLE request moves to these rates.
+struct PromptTier {
+  std::uint64_t above_prompt_tokens = 0;
   TokenRates rates;
+};
+
+inline constexpr std::int64_t kSinceAlways = std::numeric_limits<std::int64_t>::min();
+
+struct RatePeriod {
+  std::int64_t from_unix = kSinceAlways;  // first second in force
+  std::string from;                       // YYYY-MM-DD, "" for the entry's own rates
+  std::string source;
+  TokenRates rates;
+  std::vector<PromptTier> prompt_tiers;            // ascending thresholds
+  std::optional<MicroFactor> us_inference_factor;  // absent: no US-only option
+  std::optional<MicroFactor> fast_factor;          // absent: no fast mode
+  std::optional<MicroFactor> regional_factor;      // absent: regional endpoints cost the same as global
 };
 
 struct ModelPrice {
   std::string provider;
   std::string model;
-  TokenRates rates;
-  std::optional<LongContextPrice> long_context;
-  std::optional<MicroFactor> us_inference_factor;  // absent: no US-only option for this model
-  std::optional<MicroFactor> fast_factor;          // absent: no fast mode for this model
   std::string as_of;
   std::string source;
+  std::string retired;  // "" while offered; else where and since when it is retired
+  std::vector<RatePeriod> periods;  // ascending, periods[0].from_unix == kSinceAlways
+
+  const RatePeriod& At(std::int64_t unix_seconds) const;
+  const RatePeriod& Latest() const { return periods.back(); }
 };
 
 class PriceTableError : public std::runtime_error {
@@ -51,6 +77,9 @@ class PriceTable {
   static std::shared_ptr<const PriceTable> LoadFile(const std::string& path);
   static std::shared_ptr<const PriceTable> Parse(std::string_view yaml_text,
                                                  std::string_view origin = "<string>");
+  // The table compiled into the binary from exporter/pricing/prices.yml.
+  static std::shared_ptr<const PriceTable> Embedded();
+  static std::string_view EmbeddedText();
 
   const ModelPrice* Find(std::string_view provider, std::string_view model) const;
   std::string ResolveModel(std::string_view raw_id) const { return resolver_.Resolve(raw_id); }
@@ -58,9 +87,15 @@ class PriceTable {
   const std::string& as_of() const { return as_of_; }
   std::int64_t as_of_unix_seconds() const { return as_of_unix_; }
   const std::string& source() const { return source_; }
+  // Where the table came from: "embedded" or the file path.
+  const std::string& origin() const { return origin_; }
   MicroFactor batch_factor() const { return batch_factor_; }
   PicoUsd web_search_per_request() const { return web_search_per_request_; }
   std::size_t size() const { return models_.size(); }
+  std::size_t rate_changes() const;
+  std::size_t retired_models() const;
+  // Every model, sorted by provider then name (for `check pricing`).
+  std::vector<const ModelPrice*> Models() const;
 
  private:
   static std::shared_ptr<PriceTable> ParseYaml(std::string_view yaml_text, std::string_view origin);
@@ -68,6 +103,7 @@ class PriceTable {
   std::string as_of_;
   std::int64_t as_of_unix_ = 0;
   std::string source_;
+  std::string origin_;
   MicroFactor batch_factor_ = kUnitFactor / 2;
   PicoUsd web_search_per_request_ = 0;
   std::unordered_map<std::string, ModelPrice> models_;  // key: provider + '/' + model

@@ -10,7 +10,7 @@ ExporterMetrics::ExporterMetrics(prometheus::Registry& registry, const ExporterC
                                  const std::string& version, const std::string& revision)
     : pricing_info_family_(prometheus::BuildGauge()
                                .Name("llm_exporter_pricing_info")
-                               .Help("The loaded price table: as_of date and source. Always 1.")
+                               .Help("The loaded price table: as_of date, source, origin (embedded or file) and file. Always 1.")
                                .Register(registry)),
       state_loads_(prometheus::BuildCounter()
                        .Name("llm_exporter_state_loads_total")
@@ -130,7 +130,12 @@ void ExporterMetrics::SetLabelSets(std::size_t n) { label_sets_->Set(static_cast
 void ExporterMetrics::PricingLoaded(const PriceTable& table) {
   std::lock_guard lock(pricing_mu_);
   if (pricing_info_ != nullptr) pricing_info_family_.Remove(pricing_info_);
-  pricing_info_ = &pricing_info_family_.Add({{"as_of", table.as_of()}, {"source", table.source()}});
+  // origin: "embedded" (built into the binary) or "file" (--pricing.file, named in `file`).
+  const bool embedded = table.origin() == "embedded";
+  pricing_info_ = &pricing_info_family_.Add({{"as_of", table.as_of()},
+                                             {"source", table.source()},
+                                             {"origin", embedded ? "embedded" : "file"},
+                                             {"file", embedded ? "" : table.origin()}});
   pricing_info_->Set(1);
   pricing_as_of_->Set(static_cast<double>(table.as_of_unix_seconds()));
   pricing_models_->Set(static_cast<double>(table.size()));

@@ -13,19 +13,14 @@ namespace llmcost {
 Exposition::Exposition(std::shared_ptr<prometheus::Registry> registry, RequestMetrics& request_metrics)
     : registry_(std::move(registry)), request_metrics_(request_metrics) {}
 
-Exposition::Request Exposition::RequestFor(std::string_view http_method) {
-  return http_method == "HEAD" ? Request::kProbe : Request::kScrape;
-}
-
-std::string Exposition::Render(Request request) {
-  const bool scrape = request == Request::kScrape;
-  const std::uint64_t token = scrape ? request_metrics_.BeginScrape() : 0;
+std::string Exposition::Render() {
+  const std::uint64_t token = request_metrics_.BeginScrape();
   auto families = registry_->Collect();
   for (auto& f : CollectProcessMetrics()) families.push_back(std::move(f));
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, families);
   // Only now, with the zero values rendered, may new label sets receive their events.
-  if (scrape) request_metrics_.FinishScrape(token);
+  request_metrics_.FinishScrape(token);
   std::string text = out.str();
   families.clear();
   families.shrink_to_fit();

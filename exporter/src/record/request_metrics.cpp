@@ -21,7 +21,7 @@ struct RequestMetrics::SeriesSet {
   std::array<prometheus::Counter*, kCostTypeCount> cost{};
   prometheus::Counter* savings = nullptr;
   prometheus::Counter* premium = nullptr;
-  std::array<prometheus::Counter*, 4> unpriced{};  // by UnpricedReason (index 0 unused)
+  std::array<prometheus::Counter*, kUnpricedReasonCount> unpriced{};  // by UnpricedReason (index 0 unused)
   HistogramSet* histograms = nullptr;
 
   std::uint64_t created_epoch = 0;
@@ -33,10 +33,15 @@ struct RequestMetrics::SeriesSet {
 };
 
 // What one request adds to its SeriesSet: numbers only (no strings to copy), so
-// recording and holding pending ones is cheap.
+// recording and holding pending ones is cheap. A request that bills several models
+// (usage.iterations with an advisor) adds one Observation per model: the request
+// itself, its latency and its size/cost histograms only under its own model.
 struct RequestMetrics::Observation {
-  TokenCounts tokens;
+  TokenCounts tokens;  // billed under this set's model
   CostAmounts cost;
+  bool counts_request = true;
+  TokenCounts request_tokens;             // the whole request, for the size histograms
+  std::optional<PicoUsd> request_cost;    // the whole request when billed, for the cost histogram
   std::optional<double> latency_seconds;
   std::optional<double> ttft_seconds;
 };
@@ -119,7 +124,8 @@ std::string_view RequestMetrics::AttributionValue(const UsageEvent& event, std::
   return {};
 }
 
-RequestMetrics::RawRoute RequestMetrics::Route(const UsageEvent& event, const RequestCost& cost) {
+RequestMetrics::RawRoute RequestMetrics::Route(const UsageEvent& event, const RequestCost& cost,
+                                               std::string_view model) {
   // The raw tuple, each value prefixed by its length so that no value can run into
   // the next; values too long to be worth remembering take the full path.
   thread_local std::string raw;
@@ -131,7 +137,9 @@ RequestMetrics::RawRoute RequestMetrics::Route(const UsageEvent& event, const Re
     raw.append(v.data(), std::min<std::size_t>(v.size(), 255));
   };
   append(event.provider);
-  append(cost.model);
+  append(model);
+  raw.push_back(static_cast<char>(cost.platform));
+  raw.push_back(static_cast<char>(cost.tier));
   for (std::size_t i = 0; i < attribution_labels_.size(); ++i) append(AttributionValue(event, i));
   raw.push_back(static_cast<char>(event.status));
   if (cacheable) {
@@ -139,17 +147,21 @@ RequestMetrics::RawRoute RequestMetrics::Route(const UsageEvent& event, const Re
     if (auto it = routes_.find(std::string_view(raw)); it != routes_.end()) return it->second;
   }
 
-  // values: provider, model, attribution labels in configured order.
+  // values: kRecordLabels (provider, model, platform, service_tier), then the
+  // attribution labels in configured order.
   RawRoute route;
   std::vector<std::string> values;
-  values.reserve(2 + attribution_labels_.size());
+  values.reserve(kFixedLabels + attribution_labels_.size());
   auto admit = [&](LabelGuard& guard, std::string_view value, std::size_t bit) {
     auto admitted = guard.Admit(value);
     if (admitted.overflowed) route.overflowed |= std::uint64_t{1} << bit;
     values.push_back(std::move(admitted.value));
   };
   admit(provider_guard_, event.provider, 0);
-  admit(model_guard_, cost.model, 1);
+  admit(model_guard_, model, 1);
+  // Bounded enums: no guard needed.
+  values.emplace_back(PlatformName(cost.platform));
+  values.emplace_back(ServiceTierName(cost.tier));
   for (std::size_t i = 0; i < attribution_labels_.size(); ++i) {
     admit(*attribution_guards_[i], AttributionValue(event, i), 2 + i);
   }
@@ -164,7 +176,21 @@ RequestMetrics::RawRoute RequestMetrics::Route(const UsageEvent& event, const Re
 }
 
 void RequestMetrics::Record(const UsageEvent& event, const RequestCost& cost) {
-  const RawRoute route = Route(event, cost);
+  const TokenCounts request_tokens = cost.RequestTokens();
+  std::optional<PicoUsd> request_cost;
+  if (cost.billed) request_cost = cost.RequestTotal();
+  Observation obs{cost.tokens, static_cast<const CostAmounts&>(cost), true, request_tokens, request_cost,
+                  event.latency_seconds, event.ttft_seconds};
+  RecordObservation(event, cost, cost.model, std::move(obs));
+  for (const CostPart& part : cost.others) {
+    RecordObservation(event, cost, part.model,
+                      Observation{part.tokens, static_cast<const CostAmounts&>(part), false, {}, {}, {}, {}});
+  }
+}
+
+void RequestMetrics::RecordObservation(const UsageEvent& event, const RequestCost& cost, std::string_view model,
+                                       Observation obs) {
+  const RawRoute route = Route(event, cost, model);
   for (std::uint64_t bits = route.overflowed; bits != 0; bits &= bits - 1) {
     const int bit = std::countr_zero(bits);
     const LabelGuard& guard = bit == 0   ? provider_guard_
@@ -177,8 +203,6 @@ void RequestMetrics::Record(const UsageEvent& event, const RequestCost& cost) {
     exporter_metrics_.LabelOverflow(kCap);
   }
   SeriesSet& set = *route.set;
-  // The model name is in the route; only the amounts are kept.
-  Observation obs{event.tokens, static_cast<const CostAmounts&>(cost), event.latency_seconds, event.ttft_seconds};
   if (!set.live.load(std::memory_order_acquire)) {
     std::lock_guard lock(set.pending_mu);
     if (!set.live.load(std::memory_order_relaxed)) {
@@ -211,8 +235,9 @@ RequestMetrics::SeriesSet& RequestMetrics::FindOrCreate(const std::vector<std::s
     return FindOrCreate(overflow, status, GroupKey(overflow) + std::string(RequestStatusName(status)));
   }
 
-  std::map<std::string, std::string> labels{{"provider", values[0]}, {"model", values[1]}};
-  for (std::size_t i = 0; i < attribution_labels_.size(); ++i) labels[attribution_labels_[i]] = values[2 + i];
+  std::map<std::string, std::string> labels;
+  for (std::size_t i = 0; i < kFixedLabels; ++i) labels[std::string(kRecordLabels[i].name)] = values[i];
+  for (std::size_t i = 0; i < attribution_labels_.size(); ++i) labels[attribution_labels_[i]] = values[kFixedLabels + i];
 
   auto set = std::make_unique<SeriesSet>();
   set->values = values;
@@ -237,7 +262,7 @@ RequestMetrics::SeriesSet& RequestMetrics::FindOrCreate(const std::vector<std::s
                                        {"reason", std::string(UnpricedReasonName(static_cast<UnpricedReason>(r)))}});
   }
 
-  const std::string& hist_value = values[2 + histogram_label_index_];
+  const std::string& hist_value = values[kFixedLabels + histogram_label_index_];
   const std::string hist_key = values[0] + kKeySeparator + values[1] + kKeySeparator + hist_value;
   auto& hist = histograms_[hist_key];
   if (!hist) {
@@ -259,7 +284,7 @@ RequestMetrics::SeriesSet& RequestMetrics::FindOrCreate(const std::vector<std::s
 }
 
 void RequestMetrics::Apply(SeriesSet& set, const Observation& obs) {
-  set.requests->Increment();
+  if (obs.counts_request) set.requests->Increment();
   for (std::size_t t = 0; t < kTokenTypeCount; ++t) {
     if (obs.tokens.by_type[t] > 0) set.tokens[t]->Increment(static_cast<double>(obs.tokens.by_type[t]));
   }
@@ -272,13 +297,14 @@ void RequestMetrics::Apply(SeriesSet& set, const Observation& obs) {
     }
     if (obs.cost.cache_savings > 0) set.savings->Increment(PicoToUsd(obs.cost.cache_savings));
     if (obs.cost.cache_write_premium > 0) set.premium->Increment(PicoToUsd(obs.cost.cache_write_premium));
-    set.histograms->cost->Observe(PicoToUsd(obs.cost.Total()));
   }
+  if (!obs.counts_request) return;
+  if (obs.request_cost) set.histograms->cost->Observe(PicoToUsd(*obs.request_cost));
   HistogramSet& h = *set.histograms;
   if (obs.latency_seconds) h.duration->Observe(*obs.latency_seconds);
   if (obs.ttft_seconds) h.ttft->Observe(*obs.ttft_seconds);
-  const std::uint64_t total_input = obs.tokens.TotalInput();
-  const std::uint64_t output = obs.tokens[TokenType::kOutput];
+  const std::uint64_t total_input = obs.request_tokens.TotalInput();
+  const std::uint64_t output = obs.request_tokens[TokenType::kOutput];
   // Failed requests without usage would drag the size histograms to zero.
   if (total_input > 0 || output > 0) {
     h.input_tokens->Observe(static_cast<double>(total_input));
@@ -421,7 +447,7 @@ RequestMetricsState RequestMetrics::Snapshot() const {
       g.cache_write_premium = set->premium->Value();
       s.groups.push_back(std::move(g));
     }
-    std::array<std::size_t, 4> unpriced_at{};
+    std::array<std::size_t, kUnpricedReasonCount> unpriced_at{};
     for (std::size_t u = 1; u < set->unpriced.size(); ++u) {
       auto [uit, new_unpriced] = unpriced_index.emplace(set->unpriced[u], s.unpriced.size());
       if (new_unpriced) {
@@ -452,7 +478,7 @@ RequestMetricsState RequestMetrics::Snapshot() const {
       return s.histogram_sets[hist_at].by_name[std::string(kRequestHistogramNames[i])];
     };
     for (const Observation& obs : set->pending) {
-      r.count += 1;
+      if (obs.counts_request) r.count += 1;
       SeriesGroupState& g = s.groups[git->second];
       for (std::size_t t = 0; t < kTokenTypeCount; ++t) {
         g.tokens[std::string(TokenTypeName(static_cast<TokenType>(t)))] += static_cast<double>(obs.tokens.by_type[t]);
@@ -466,11 +492,12 @@ RequestMetricsState RequestMetrics::Snapshot() const {
         }
         g.cache_savings += PicoToUsd(obs.cost.cache_savings);
         g.cache_write_premium += PicoToUsd(obs.cost.cache_write_premium);
-        AddToHistogram(hist(4), *bounds[4], PicoToUsd(obs.cost.Total()));
       }
+      if (!obs.counts_request) continue;
+      if (obs.request_cost) AddToHistogram(hist(4), *bounds[4], PicoToUsd(*obs.request_cost));
       if (obs.latency_seconds) AddToHistogram(hist(0), *bounds[0], *obs.latency_seconds);
       if (obs.ttft_seconds) AddToHistogram(hist(1), *bounds[1], *obs.ttft_seconds);
-      const std::uint64_t input = obs.tokens.TotalInput(), output = obs.tokens[TokenType::kOutput];
+      const std::uint64_t input = obs.request_tokens.TotalInput(), output = obs.request_tokens[TokenType::kOutput];
       if (input > 0 || output > 0) {
         AddToHistogram(hist(2), *bounds[2], static_cast<double>(input));
         AddToHistogram(hist(3), *bounds[3], static_cast<double>(output));
@@ -584,7 +611,7 @@ void RequestMetrics::Restore(const RequestMetricsState& state, RestoreReport& re
       return it != u.labels.end() ? it->second : std::string(default_for(name));
     };
     const std::string reason = label("reason");
-    if (IndexOfName<UnpricedReason>(reason, 4, UnpricedReasonName, 1) < 0) {
+    if (IndexOfName<UnpricedReason>(reason, kUnpricedReasonCount, UnpricedReasonName, 1) < 0) {
       report.Unknown("unpriced_reason", reason);
       continue;
     }

@@ -50,7 +50,11 @@ struct RecordLabel {
   std::string_view name;
   std::string_view migration_default;
 };
-inline constexpr std::array<RecordLabel, 2> kRecordLabels = {{{"provider", "anthropic"}, {"model", "unknown"}}};
+// platform and service_tier (bounded enums: PlatformName, ServiceTierName) came in
+// with state format 2's first release after it; older files restore as first-party
+// standard traffic, which is all that build could price.
+inline constexpr std::array<RecordLabel, 4> kRecordLabels = {
+    {{"provider", "anthropic"}, {"model", "unknown"}, {"platform", "anthropic"}, {"service_tier", "standard"}}};
 
 class RequestMetrics {
  public:
@@ -115,7 +119,8 @@ class RequestMetrics {
   static constexpr std::size_t kFixedLabels = kRecordLabels.size();
   LabelMap ToLabels(const std::vector<std::string>& values) const;
 
-  RawRoute Route(const UsageEvent& event, const RequestCost& cost);
+  RawRoute Route(const UsageEvent& event, const RequestCost& cost, std::string_view model);
+  void RecordObservation(const UsageEvent& event, const RequestCost& cost, std::string_view model, Observation obs);
   std::string_view AttributionValue(const UsageEvent& event, std::size_t i) const;
   // With `folded`, a label set past max_label_sets_ is not created: the overflow set
   // is returned and *folded set. Without (restoring), the cap does not apply.

@@ -2,9 +2,12 @@
 
 #include <crypt.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <cctype>
+#include <iterator>
 #include <memory>
+#include <stdexcept>
 
 #include "transport/ingest_auth.h"
 
@@ -48,9 +51,6 @@ std::string CacheKey(const std::string& user, const std::string& password) {
   return std::string(reinterpret_cast<const char*>(digest), len);
 }
 
-// Checked against when the user is unknown, so that a miss costs a bcrypt too
-// and response time does not tell which user names exist.
-constexpr const char* kDummyHash = "$2b$10$ovQ5w2kAQf28b34PtdwkIueL.3M8DmT0LT8rRE5NoI.63X00PdWEC";
 
 }  // namespace
 
@@ -79,34 +79,53 @@ bool BcryptMatches(const std::string& password, const std::string& hash) {
   return ConstantTimeEquals(out, hash);
 }
 
-BasicAuth::BasicAuth(std::map<std::string, std::string> users) : users_(std::move(users)) {}
+BasicAuth::BasicAuth(std::map<std::string, std::string> users) : users_(std::move(users)) {
+  unsigned char key[32];
+  if (RAND_bytes(key, sizeof key) != 1) throw std::runtime_error("basic auth: no random bytes for the name key");
+  name_key_.assign(reinterpret_cast<const char*>(key), sizeof key);
+}
 
-bool BasicAuth::Accepts(std::string_view authorization) {
-  if (!enabled()) return true;
+const std::string& BasicAuth::HashFor(const std::string& user) const {
+  if (const auto it = users_.find(user); it != users_.end()) return it->second;
+  // Unknown: a configured hash, the same one for the same name (repeating the
+  // name shows no variation), unpredictable without the per-process key.
+  const std::string digest = CacheKey(name_key_, user);
+  std::uint64_t pick = 0;
+  for (int i = 0; i < 8; ++i) pick = (pick << 8) | static_cast<unsigned char>(digest[i]);
+  auto it = users_.begin();
+  std::advance(it, static_cast<std::ptrdiff_t>(pick % users_.size()));
+  return it->second;
+}
+
+AuthCheck BasicAuth::Check(std::string_view authorization) {
+  if (!enabled()) return AuthCheck::kAccepted;
   const auto credentials = BasicCredentials(authorization);
-  if (!credentials) return false;
+  if (!credentials) return AuthCheck::kRefused;
   const auto& [user, password] = *credentials;
   const std::string key = CacheKey(user, password);
   const auto now = Clock::now();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto it = verified_.find(key); it != verified_.end()) {
-      if (it->second > now) return true;
+      if (it->second > now) return AuthCheck::kAccepted;
       verified_.erase(it);
     }
+    if (bcrypt_running_ >= kMaxConcurrentBcrypt) return AuthCheck::kBusy;
+    ++bcrypt_running_;
     ++bcrypt_calls_;
   }
-  const auto it = users_.find(user);
-  const bool ok = BcryptMatches(password, it == users_.end() ? kDummyHash : it->second) && it != users_.end();
+  const bool known = users_.count(user) > 0;
+  const bool ok = BcryptMatches(password, HashFor(user)) && known;
+  std::lock_guard<std::mutex> lock(mu_);
+  --bcrypt_running_;
   if (ok) {
-    std::lock_guard<std::mutex> lock(mu_);
     if (verified_.size() >= kCacheCapacity) {
       for (auto e = verified_.begin(); e != verified_.end();) e = e->second <= now ? verified_.erase(e) : std::next(e);
       if (verified_.size() >= kCacheCapacity) verified_.clear();  // bounded: start over rather than grow
     }
     verified_[key] = now + kCacheTtl;
   }
-  return ok;
+  return ok ? AuthCheck::kAccepted : AuthCheck::kRefused;
 }
 
 std::size_t BasicAuth::cache_size() const {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -155,9 +156,16 @@ void UdpListener::Run() {
     Log(LogLevel::kWarn, "udp: cannot stop intake for the shutdown drain; draining what arrives meanwhile",
         {{"error", std::strerror(errno)}});
   }
+  // Bounded all the same, in case the filter could not be attached and a flood goes on.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   std::size_t drained = 0;
   for (int n; (n = receive()) != 0;) {
     if (n > 0) drained += static_cast<std::size_t>(n);
+    if (std::chrono::steady_clock::now() > give_up) {
+      Log(LogLevel::kWarn, "udp: shutdown drain stopped after 10 s; datagrams still arriving are not counted",
+          {{"drained", std::to_string(drained)}});
+      break;
+    }
   }
   ReportKernelDrops();
   drained_ = drained;
