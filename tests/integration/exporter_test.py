@@ -295,7 +295,7 @@ class ZeroFirstTest(unittest.TestCase):
               "labels": {"feature": "chat", "tenant": "new-tenant"}}
         self.assertEqual(e.post(json.dumps(ev))[0], 202)
         labels = dict(provider="anthropic", model="claude-haiku-4-5", feature="chat", tenant="new-tenant",
-                      route="unknown", status="ok")
+                      route="unknown", platform="anthropic", service_tier="standard", status="ok")
         status, _ = http("HEAD", e.web + "/metrics")
         self.assertEqual(status, 200)
         t0 = time.monotonic()
