@@ -177,7 +177,10 @@ bool ParseDuration(const std::string& text, std::chrono::milliseconds& out) {
 }
 
 std::string FlagsUsage() {
-  std::string out = "usage: llm-cost-exporter [<flags>]\n\nFlags:\n";
+  std::string out =
+      "usage: llm-cost-exporter [<flags>]\n"
+      "       llm-cost-exporter price [--pricing.file=FILE] < events.ndjson   (how each event is priced)\n"
+      "       llm-cost-exporter check pricing FILE                            (validate a price table)\n\nFlags:\n";
   for (const auto& [name, spec] : Specs()) {
     out += "  --" + name + (spec.is_bool ? "" : "=VALUE") + "\n      " + spec.help + "\n";
   }
