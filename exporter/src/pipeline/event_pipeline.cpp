@@ -38,11 +38,9 @@ std::string_view UnpricedHint(UnpricedReason reason) {
       return "the model's price entry cannot price this option (speed, US-only inference, batch with fast): "
              "add the factor to its entry if Anthropic publishes one, or report cost_usd";
     case UnpricedReason::kUnpublishedRate:
-      return "the price entry marks a rate this request needs as unpublished: never guessed; add the rate "
-             "with its source once Anthropic publishes it, or report cost_usd";
+      return "the price file marks a rate this request needs as unpublished: never guessed; report cost_usd";
     case UnpricedReason::kUnpublishedCredit:
-      return "a fallback credit's size is not published: the request is recorded at its upper bound and "
-             "counted; report cost_usd for the exact figure";
+      return "a fallback credit's size is not published: the cost recorded is an upper bound";
     case UnpricedReason::kNone:
       break;
   }
