@@ -4,6 +4,18 @@
 # yaml-cpp, spdlog and GoogleTest stay uninstrumented; that is fine for ASan/UBSan.
 option(LLM_COST_EXPORTER_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
 option(LLM_COST_EXPORTER_FUZZ "Build the libFuzzer targets in fuzz/ (clang only; implies SANITIZE)" OFF)
+option(LLM_COST_EXPORTER_TSAN "Build with ThreadSanitizer (not combinable with SANITIZE or FUZZ)" OFF)
+
+if(LLM_COST_EXPORTER_TSAN)
+  if(LLM_COST_EXPORTER_SANITIZE OR LLM_COST_EXPORTER_FUZZ)
+    message(FATAL_ERROR "LLM_COST_EXPORTER_TSAN cannot be combined with SANITIZE or FUZZ (ASan and TSan exclude each other)")
+  endif()
+  # The reload paths (SIGHUP's thread and HTTP workers) and the record stage's
+  # locking, under scripts/test-sanitizers. Uninstrumented Debian libraries are
+  # fine: TSan intercepts their pthread calls, it only misses their own accesses.
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+endif()
 
 if(LLM_COST_EXPORTER_FUZZ)
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")

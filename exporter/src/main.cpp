@@ -18,6 +18,7 @@
 #include "event/event_parser.h"
 #include "log/structured_log.h"
 #include "pipeline/event_pipeline.h"
+#include "pipeline/price_reloader.h"
 #include "pricing/price_book.h"
 #include "record/exporter_metrics.h"
 #include "record/exposition.h"
@@ -106,6 +107,7 @@ int main(int argc, char** argv) {
     PriceBook prices(flags.pricing_file.empty() ? PriceTable::Embedded() : PriceTable::LoadFile(flags.pricing_file));
     exporter_metrics.PricingLoaded(*prices.Current());
     RequestMetrics request_metrics(*registry, config, exporter_metrics);
+    request_metrics.SetZeroFirstDuration(flags.web_zero_first_duration);
     Exposition exposition(registry, request_metrics);
     RequestIdWindow request_ids(flags.ingest_dedupe_max_ids, flags.ingest_dedupe_window.count());
     EventPipeline pipeline(EventParser(config.attribution_labels), prices, request_metrics, exporter_metrics,
@@ -151,18 +153,8 @@ int main(int argc, char** argv) {
       checkpointer.emplace(pipeline, *state_file, exporter_metrics, flags.storage_checkpoint_interval);
     }
 
-    auto reload = [&]() -> std::string {
-      if (auto error = prices.Reload(flags.pricing_file)) {
-        exporter_metrics.PricingReloadFailed();
-        Log(LogLevel::kError, "price table reload failed; keeping the previous table", {{"error", *error}});
-        return *error;
-      }
-      const auto table = prices.Current();
-      exporter_metrics.PricingLoaded(*table);
-      Log(LogLevel::kInfo, "price table reloaded",
-          {{"table", table->origin()}, {"as_of", table->as_of()}, {"models", std::to_string(table->size())}});
-      return "";
-    };
+    PriceReloader price_reloader(prices, exporter_metrics, flags.pricing_file);
+    auto reload = [&price_reloader] { return price_reloader.Reload(); };
 
     HttpSecurity security;
     if (!flags.web_config_file.empty()) {

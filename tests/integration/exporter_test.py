@@ -283,6 +283,36 @@ class ExporterIntegrationTest(unittest.TestCase):
         self.assertIn("stopped", self.exporter.read_log())
 
 
+class ZeroFirstTest(unittest.TestCase):
+    """Issue 13 item 7: the zero-first sample is served for a fixed time from the
+    first GET of /metrics, so a HEAD (health check) or the first Prometheus of an HA
+    pair cannot take it from the other; events are all counted after the time."""
+
+    def test_head_then_gets_within_and_after_the_time(self):
+        e = Exporter(BINARY, PRICES, CONFIG, ["--web.zero-first-duration=3s"]).start()
+        self.addCleanup(e.close)
+        ev = {"model": "claude-haiku-4-5", "usage": {"input_tokens": 1000, "output_tokens": 10},
+              "labels": {"feature": "chat", "tenant": "new-tenant"}}
+        self.assertEqual(e.post(json.dumps(ev))[0], 202)
+        labels = dict(provider="anthropic", model="claude-haiku-4-5", feature="chat", tenant="new-tenant",
+                      route="unknown", platform="anthropic", service_tier="standard", status="ok")
+        status, _ = http("HEAD", e.web + "/metrics")
+        self.assertEqual(status, 200)
+        t0 = time.monotonic()
+        self.assertEqual(value(e.scrape(), "llm_requests_total", **labels), 0)  # the first GET after the HEAD
+        self.assertEqual(e.post(json.dumps(ev))[0], 202)
+        second = value(e.scrape(), "llm_requests_total", **labels)  # the HA pair's other scraper
+        if time.monotonic() - t0 < 2.5:  # a very slow machine may be past the time already
+            self.assertEqual(second, 0)
+        time.sleep(max(0.0, 3.2 - (time.monotonic() - t0)))
+        s = e.scrape()
+        self.assertEqual(value(s, "llm_requests_total", **labels), 2)
+        self.assertAlmostEqual(value(s, "llm_cost_usd_total", cost_type="input", **{k: v for k, v in labels.items() if k != "status"}),
+                               2 * cost("claude-haiku-4-5", input=1000), places=12)
+        self.assertEqual(e.post(json.dumps(ev))[0], 202)  # after the time: counted at once
+        self.assertEqual(value(e.scrape(), "llm_requests_total", **labels), 3)
+
+
 class PriceReloadTest(unittest.TestCase):
     def test_bad_reload_keeps_old_table_and_good_reload_swaps(self):
         tmp = self.enterContext_tmp()
@@ -317,6 +347,54 @@ class PriceReloadTest(unittest.TestCase):
         self.assertAlmostEqual(total(s, "llm_cost_usd_total"), 4.0, places=9)
         self.assertEqual(value(s, "llm_exporter_pricing_last_reload_successful"), 1)
         self.assertEqual(value(s, "llm_exporter_pricing_reloads_total", result="success"), 2)
+
+    def test_sighup_and_http_reload_at_once(self):
+        # Issue 13 item 9: a data race on the pricing_info series between the signal
+        # thread (SIGHUP) and an HTTP worker (POST /-/reload). Both paths at once, with
+        # scrapes: one pricing_info series, every reload a success, a clean exit.
+        # scripts/test-sanitizers runs this against the ThreadSanitizer build too.
+        import threading
+        e = Exporter(BINARY, PRICES, None, ["--web.enable-lifecycle"]).start()
+        self.addCleanup(e.close)
+        posts, errors = 25, []
+
+        def sighups():
+            for _ in range(posts):
+                e.proc.send_signal(signal.SIGHUP)
+                time.sleep(0.005)
+
+        def http_reloads():
+            for _ in range(posts):
+                status, body = http("POST", e.web + "/-/reload", timeout=30)
+                if status != 200:
+                    errors.append((status, body))
+
+        def scrapes():
+            for _ in range(posts):
+                e.scrape_text()
+
+        ev = json.dumps({"model": "claude-haiku-4-5", "usage": {"input_tokens": 1000}})
+
+        def ingest():  # events are priced with the table in force while it is swapped
+            for _ in range(posts):
+                if e.post(ev)[0] != 202:
+                    errors.append("ingest")
+                e.send_udp(ev)
+
+        threads = [threading.Thread(target=f) for f in (sighups, http_reloads, scrapes, ingest)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        self.assertEqual(errors, [])
+        time.sleep(0.3)  # the last SIGHUP's reload
+        s = e.scrape()
+        infos = [ls for (name, ls) in s if name == "llm_exporter_pricing_info"]
+        self.assertEqual(len(infos), 1, infos)
+        self.assertGreaterEqual(value(s, "llm_exporter_pricing_reloads_total", result="success"), 1 + posts + 1)
+        self.assertEqual(value(s, "llm_exporter_pricing_reloads_total", result="failure"), 0)
+        self.assertEqual(value(s, "llm_exporter_events_total", transport="http", result="accepted"), posts)
+        self.assertEqual(e.stop(signal.SIGTERM), 0)
 
     def enterContext_tmp(self):
         import tempfile

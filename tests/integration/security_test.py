@@ -174,6 +174,12 @@ class UdpSourceNetworksTest(unittest.TestCase):
         refuses_to_start(self, ["--udp.allowed-networks=127.0.0.0/8,10.0.0.0/33"], "--udp.allowed-networks",
                          "10.0.0.0/33", "prefix length")
 
+    def test_a_stray_comma_or_signed_prefix_refuses_to_start(self):
+        # Issue 13 item 9: "," meant allow-all, "/-0" parsed as "/0".
+        refuses_to_start(self, ["--udp.allowed-networks=,"], "--udp.allowed-networks", "empty entry")
+        refuses_to_start(self, ["--udp.allowed-networks=127.0.0.0/8,0.0.0.0/-0"], "--udp.allowed-networks",
+                         "0.0.0.0/-0", "prefix length")
+
 
 def need(tool):
     if shutil.which(tool) is None:

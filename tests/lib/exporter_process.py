@@ -69,7 +69,11 @@ class Exporter:
              "--web.listen-address=127.0.0.1:%d" % self.web_port,
              "--ingest.listen-address=127.0.0.1:%d" % self.ingest_port,
              "--udp.listen-address=127.0.0.1:%d" % self.ingest_port,
-             "--pricing.file=%s" % self.pricing_file]
+             "--pricing.file=%s" % self.pricing_file,
+             # New label sets go live at the scrape after the one that showed their
+             # zero (tests scrape in a loop; the default serves the zero for 30 s).
+             # A test of the zero-first time passes its own value in extra_args.
+             "--web.zero-first-duration=0s"]
         if self.config_file:
             a.append("--config.file=%s" % self.config_file)
         return a + self.extra_args

@@ -285,5 +285,69 @@ TEST(EventPipeline, DuplicateRequestIdsInOneBatchCountOnce) {
   EXPECT_EQ(r.errors[0].field, "request_id");
 }
 
+// Issue 13 item 9: a numeric request_id was silently ignored, so a retried event
+// counted twice. Integers are ids (42 and "42" are the same id); other types are
+// refused as bad_field naming request_id.
+TEST(EventPipeline, IntegerRequestIdsDeduplicateRetries) {
+  World w;
+  const auto r = w.pipeline.Ingest(
+      R"([{"model":"claude-haiku-4-5","usage":{"input_tokens":100},"request_id":42},
+          {"model":"claude-haiku-4-5","usage":{"input_tokens":100},"request_id":42},
+          {"model":"claude-haiku-4-5","usage":{"input_tokens":100},"request_id":"42"},
+          {"model":"claude-haiku-4-5","usage":{"input_tokens":100},"request_id":-7},
+          {"model":"claude-haiku-4-5","usage":{"input_tokens":100},"request_id":1.5},
+          {"model":"claude-haiku-4-5","usage":{"input_tokens":100},"request_id":true},
+          {"model":"claude-haiku-4-5","usage":{"input_tokens":100},"request_id":null}])",
+      Transport::kHttp);
+  EXPECT_EQ(r.accepted, 3u);  // 42, -7 and the one without an id
+  EXPECT_EQ(r.duplicates, 2u);
+  ASSERT_EQ(r.errors.size(), 4u);
+  EXPECT_EQ(r.errors[0].index, 1u);
+  EXPECT_EQ(r.errors[0].reason, RejectReason::kDuplicate);
+  EXPECT_EQ(r.errors[1].index, 2u);
+  EXPECT_EQ(r.errors[1].reason, RejectReason::kDuplicate);
+  for (std::size_t i : {2u, 3u}) {
+    EXPECT_EQ(r.errors[i].reason, RejectReason::kBadField);
+    EXPECT_EQ(r.errors[i].field, "request_id");
+    EXPECT_NE(r.errors[i].message.find("string or an integer"), std::string::npos) << r.errors[i].message;
+  }
+  EXPECT_EQ(r.errors[2].index, 4u);
+  EXPECT_EQ(r.errors[3].index, 5u);
+}
+
+// The pipeline refuses a request whose cost overflows (bad_field, field usage) and
+// counts nothing of it; the rest of the batch is counted.
+TEST(EventPipeline, RequestsWhoseCostOverflowsAreRefusedNotWrapped) {
+  World w;
+  const std::string path = testing::TempDir() + "/absurd-prices.yml";
+  std::ofstream(path) << R"(
+as_of: "2026-01-02"
+source: test
+models:
+  - model: m-absurd
+    as_of: "2026-01-02"
+    source: test
+    usd_per_mtok: {input: "1", cache_write_5m: "1.25", cache_write_1h: "2", cache_read: "0.1", output: "20000"}
+)";
+  ASSERT_EQ(w.prices.Reload(path), nullptr);
+  const auto r = w.pipeline.Ingest(
+      R"([{"model":"m-absurd","usage":{"output_tokens":1000000000}},
+          {"model":"m-absurd","usage":{"output_tokens":1000}}])",
+      Transport::kHttp);
+  EXPECT_EQ(r.accepted, 1u);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].index, 0u);
+  EXPECT_EQ(r.errors[0].reason, RejectReason::kBadField);
+  EXPECT_EQ(r.errors[0].field, "usage");
+  w.exposition.Render();
+  const std::string text = w.exposition.Render();
+  EXPECT_NE(text.find("llm_exporter_events_rejected_total{reason=\"bad_field\",transport=\"http\"} 1"), std::string::npos);
+  // Only the second request's $0.02 (1000 x $20,000 / 1e6) is counted.
+  const std::string sum = "llm_request_cost_usd_sum{feature=\"unknown\",model=\"m-absurd\",provider=\"anthropic\"} ";
+  const auto at = text.find(sum);
+  ASSERT_NE(at, std::string::npos) << text;
+  EXPECT_DOUBLE_EQ(std::stod(text.substr(at + sum.size())), 1000 * 20000 / 1e6);
+}
+
 }  // namespace
 }  // namespace llmcost

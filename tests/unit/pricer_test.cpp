@@ -250,3 +250,53 @@ TEST(Pricer, LargestRequestsDoNotOverflow) {
 
 }  // namespace
 }  // namespace llmcost
+
+namespace llmcost {
+namespace {
+
+// Issue 13 item 9: absurd but loadable rates and factors times a billion tokens
+// wrapped int64 pico-dollars (a $20M request recorded as $1.55M, a negative
+// histogram sum). Such a request is now marked `overflow` and billed nothing (the
+// pipeline refuses it); one just inside the bound is exact.
+TEST(Pricer, CostsBeyondInt64PicoDollarsOverflowInsteadOfWrapping) {
+  const auto table = PriceTable::Parse(R"(
+as_of: "2026-01-02"
+source: test
+models:
+  - model: m-absurd
+    as_of: "2026-01-02"
+    source: test
+    usd_per_mtok: {input: "1", cache_write_5m: "1.25", cache_write_1h: "2", cache_read: "0.1", output: "20000"}
+    us_inference_factor: "1.1"
+    fast_factor: "6"
+)");
+  // 1e9 output tokens at $20,000 per million: $20,000,000 > int64 pUSD (~$9.22M).
+  UsageEvent e = Event("m-absurd", 0, 1'000'000'000, 0, 0, 0);
+  RequestCost c = PriceRequest(e, *table);
+  EXPECT_TRUE(c.overflow);
+  EXPECT_FALSE(c.billed);
+  EXPECT_EQ(c.Total(), 0);
+  EXPECT_EQ(c.model, "m-absurd");
+  // 400M tokens: $8,000,000, inside the bound: exact.
+  e.tokens[TokenType::kOutput] = 400'000'000;
+  c = PriceRequest(e, *table);
+  EXPECT_FALSE(c.overflow);
+  ExpectUsd(c[CostType::kOutput], Usd(400'000'000, 20000), "output");
+  // ...but x1.1 (US-only) x6 (fast): $52.8M, past it.
+  e.us_only_inference = true;
+  e.speed = Speed::kFast;
+  EXPECT_TRUE(PriceRequest(e, *table).overflow);
+  // Each cost type fits, their sum does not: 2 x $5M.
+  UsageEvent two = Event("m-absurd", 0, 250'000'000, 0, 0, 0);
+  two.tokens[TokenType::kInput] = 1'000'000'000;  // $1,000
+  EXPECT_FALSE(PriceRequest(two, *table).overflow);
+  two.tokens[TokenType::kInput] = 0;
+  two.tokens[TokenType::kOutput] = 461'160'000;
+  EXPECT_FALSE(PriceRequest(two, *table).overflow);
+  two.tokens[TokenType::kInput] = 1'000'000'000;
+  two.tokens[TokenType::kOutput] = 461'160'000;  // $9,223,200, within; + $1,000 is past $9,223,372
+  EXPECT_TRUE(PriceRequest(two, *table).overflow);
+}
+
+}  // namespace
+}  // namespace llmcost

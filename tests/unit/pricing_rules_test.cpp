@@ -330,6 +330,8 @@ TEST(CheckPricing, SummarisesAGoodTableAndNamesTheEntryAndFieldOfABadOne) {
   EXPECT_TRUE(IsSubcommand({"price"}));
   EXPECT_FALSE(IsSubcommand({"--web.listen-address=:1"}));
   EXPECT_EQ(RunSubcommand({"check", "nothing"}, "", 0).exit_code, 2);
+  EXPECT_EQ(RunSubcommand({"price", "--help"}, "", 0).out, SubcommandUsage());
+  EXPECT_EQ(RunSubcommand({"price", "--no-such-flag"}, "", 0).exit_code, 2);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
+#include <chrono>
 #include <map>
 #include <sstream>
 
@@ -185,6 +186,51 @@ TEST_F(RequestMetricsTest, LabelSetsPastTheGlobalCapFoldIntoOneOverflowSet) {
   Record("f", 1, 0, RequestStatus::kServerError);
   exposition_->Render();
   EXPECT_EQ(Sample(exposition_->Render(), "llm_requests_total", With(overflow, "status", "server_error")), 1);
+}
+
+// The zero-first sample is served for a fixed time from the first scrape that showed
+// the label set, not to one request: a second scraper within the time still sees the
+// zero, and no event is lost. (HEAD never renders, so it is no scrape: the web
+// listener; loopback ZeroFirstTest.)
+TEST_F(RequestMetricsTest, ZeroIsServedForAFixedTimeFromTheFirstScrape) {
+  using namespace std::chrono_literals;
+  std::chrono::steady_clock::time_point now{};
+  metrics_->SetZeroFirstDuration(30s, [&now] { return now; });
+  auto at = [&](std::chrono::milliseconds t) {
+    now = std::chrono::steady_clock::time_point{} + t;
+    return Sample(exposition_->Render(), "llm_requests_total", With(kAcme, "status", "ok"));
+  };
+  Record("acme", 100, 100'000'000);
+  EXPECT_EQ(at(61s), 0);   // the first scrape: time at zero starts
+  Record("acme", 50, 50'000'000);
+  EXPECT_EQ(at(75s), 0);   // the other Prometheus of the pair, 14 s later: zero too
+  EXPECT_EQ(at(90s), 0);   // 29 s after the first scrape
+  EXPECT_EQ(at(91s), 2);   // 30 s: live, with every event held meanwhile
+  Record("acme", 1, 0);    // after the time: applied at once
+  EXPECT_EQ(at(92s), 3);
+  const std::string text = exposition_->Render();
+  EXPECT_EQ(Sample(text, "llm_tokens_total", With(kAcme, "token_type", "input")), 151);
+  EXPECT_DOUBLE_EQ(Sample(text, "llm_cost_usd_total", With(kAcme, "cost_type", "input")), 150 * 1.0 / 1e6);
+}
+
+// A label set created while others are at zero gets its own full time.
+TEST_F(RequestMetricsTest, EachLabelSetGetsItsOwnTimeAtZero) {
+  using namespace std::chrono_literals;
+  std::chrono::steady_clock::time_point now{};
+  metrics_->SetZeroFirstDuration(30s, [&now] { return now; });
+  auto scrape_at = [&](std::chrono::milliseconds t) {
+    now = std::chrono::steady_clock::time_point{} + t;
+    return exposition_->Render();
+  };
+  Record("a", 1, 0);
+  scrape_at(0s);
+  Record("b", 1, 0);
+  scrape_at(20s);  // b's first scrape
+  std::string text = scrape_at(30s);
+  EXPECT_EQ(Sample(text, "llm_requests_total", With(With(kAcme, "tenant", "a"), "status", "ok")), 1);
+  EXPECT_EQ(Sample(text, "llm_requests_total", With(With(kAcme, "tenant", "b"), "status", "ok")), 0);
+  text = scrape_at(50s);
+  EXPECT_EQ(Sample(text, "llm_requests_total", With(With(kAcme, "tenant", "b"), "status", "ok")), 1);
 }
 
 }  // namespace

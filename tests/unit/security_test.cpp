@@ -86,6 +86,23 @@ TEST(SourceNetworks, EmptyAllowsAll) {
   EXPECT_TRUE(any.AllowsText("203.0.113.9"));
 }
 
+// Issue 13 item 9: "," parsed as an empty list (allow all) and "/-0" as "/0".
+TEST(SourceNetworks, RefusesEmptyEntriesAndSignedPrefixLengths) {
+  for (const char* bad : {",", " , ", "127.0.0.0/8,", ",127.0.0.0/8", "127.0.0.0/8,,10.0.0.0/8"}) {
+    EXPECT_THROW(SourceNetworks::Parse(bad), std::invalid_argument) << bad;
+  }
+  for (const char* bad : {"0.0.0.0/-0", "10.0.0.0/+8", "::/-0", "10.0.0.0/ 8", "10.0.0.0/0008"}) {
+    EXPECT_THROW(SourceNetworks::Parse(bad), std::invalid_argument) << bad;
+  }
+  try {
+    SourceNetworks::Parse("10.0.0.0/-0");
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("prefix length"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(SourceNetworks::Parse("  ").AllowsAll());  // blank still means all
+  EXPECT_FALSE(SourceNetworks::Parse("10.0.0.0/08").AllowsText("11.0.0.1"));
+}
+
 TEST(SourceNetworks, MatchesIpv4Prefixes) {
   const SourceNetworks n = SourceNetworks::Parse("127.0.0.0/8, 10.1.0.0/16,192.168.1.7");
   EXPECT_TRUE(n.AllowsText("127.0.0.1"));

@@ -135,6 +135,7 @@ CommandResult RunSubcommand(const std::vector<std::string>& args, std::string_vi
     if (std::string err = ParseFlags({args.begin() + 1, args.end()}, flags); !err.empty()) {
       return {2, "", "llm-cost-exporter price: " + err + "\n" + SubcommandUsage()};
     }
+    if (flags.show_help) return {0, SubcommandUsage(), ""};
     std::shared_ptr<const PriceTable> table;
     try {
       table = flags.pricing_file.empty() ? PriceTable::Embedded() : PriceTable::LoadFile(flags.pricing_file);

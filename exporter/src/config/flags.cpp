@@ -8,7 +8,7 @@ namespace llmcost {
 namespace {
 
 struct FlagSpec {
-  const char* help;
+  std::string help;
   bool is_bool;
   std::function<std::string(Flags&, const std::string&)> set;
 };
@@ -88,6 +88,18 @@ const std::map<std::string, FlagSpec>& Specs() {
                                  }}},
       {"ingest.dedupe-max-ids", {"Most request ids remembered (about 50 bytes each); 0 disables de-duplication. (default 1000000)", false,
                                  [](Flags& f, const std::string& v) { return SetNumber(f.ingest_dedupe_max_ids, v, "ingest.dedupe-max-ids"); }}},
+      {"web.zero-first-duration",
+       {"New label sets are served at zero for this long from the first scrape (GET) that shows them, "
+        "before their events are applied; at least two scrape intervals, so every Prometheus of an HA "
+        "pair scrapes the zero. HEAD is not a scrape. (default " +
+            std::to_string(Flags{}.web_zero_first_duration.count() / 1000) + "s)",
+        false,
+        [](Flags& f, const std::string& v) {
+          std::chrono::milliseconds d;
+          if (!ParseDuration(v, d)) return "--web.zero-first-duration: '" + v + "' is not a duration";
+          f.web_zero_first_duration = d;
+          return std::string();
+        }}},
       {"log.level", {"Only log messages with the given severity or above: debug, info, warn, error.", false,
                      [](Flags& f, const std::string& v) { f.log_level = v; return std::string(); }}},
       {"log.format", {"Output format of log messages: logfmt, json.", false,
@@ -165,7 +177,10 @@ bool ParseDuration(const std::string& text, std::chrono::milliseconds& out) {
 }
 
 std::string FlagsUsage() {
-  std::string out = "usage: llm-cost-exporter [<flags>]\n\nFlags:\n";
+  std::string out =
+      "usage: llm-cost-exporter [<flags>]\n"
+      "       llm-cost-exporter price [--pricing.file=FILE] < events.ndjson   (how each event is priced)\n"
+      "       llm-cost-exporter check pricing FILE                            (validate a price table)\n\nFlags:\n";
   for (const auto& [name, spec] : Specs()) {
     out += "  --" + name + (spec.is_bool ? "" : "=VALUE") + "\n      " + spec.help + "\n";
   }

@@ -23,6 +23,10 @@ struct Flags {
   std::chrono::milliseconds storage_checkpoint_interval{5000};
   std::chrono::seconds ingest_dedupe_window{24 * 3600};
   std::size_t ingest_dedupe_max_ids = 1'000'000;
+  // How long a new label set is served at zero, from the first scrape that shows it:
+  // long enough for every Prometheus of an HA pair to scrape the zero (two of the
+  // shipped 15 s scrape intervals), so none of them misses the set's first events.
+  std::chrono::milliseconds web_zero_first_duration{30'000};
   std::chrono::seconds ingest_max_event_age{35 * 86400};
   std::chrono::seconds ingest_max_clock_skew{300};
   std::string log_level = "info";

@@ -28,6 +28,20 @@ std::optional<json> Member(const json& obj, std::string_view key) {
   return v;
 }
 
+// request_id de-duplicates retries, so it is never ignored: a string, or an integer
+// (as its decimal literal, the same id as that string: 42 and "42" are one id),
+// null or absent for none; anything else is refused, since ignoring it would count
+// every retry again.
+void ReadRequestId(const json& event, std::string& out) {
+  const auto id = Member(event, "request_id");
+  if (!id) return;  // absent or null
+  if (id->is_string() || id->is_unsigned_integer() || id->is_negative_integer()) {
+    out.assign(id->text());
+    return;
+  }
+  Bad("request_id", id->is_number() ? "must be a string or an integer within 64 bits" : "must be a string or an integer");
+}
+
 std::string Path(std::string_view parent, const char* key) {
   if (parent.empty()) return key;
   std::string p(parent);
@@ -344,7 +358,7 @@ std::optional<EventError> EventParser::ParseInto(const json& value, std::size_t 
     if (auto ms = ReadNonNegative(value, "latency_ms", kMaxLatencyMs)) e.latency_seconds = *ms / 1000.0;
     if (auto ms = ReadNonNegative(value, "ttft_ms", kMaxLatencyMs)) e.ttft_seconds = *ms / 1000.0;
     e.client_cost_usd = ReadNonNegative(value, "cost_usd", kMaxClientCostUsd);
-    if (const auto id = Member(value, "request_id"); id && id->is_string()) e.request_id.assign(id->text());
+    ReadRequestId(value, e.request_id);
 
     // Attribution labels: the labels object wins over flat fields.
     const auto labels = ReadObject(value, "labels", "");

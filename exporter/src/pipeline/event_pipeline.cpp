@@ -37,6 +37,10 @@ std::string_view UnpricedHint(UnpricedReason reason) {
     case UnpricedReason::kUnsupportedOption:
       return "the model's price entry cannot price this option (speed, US-only inference, batch with fast): "
              "add the factor to its entry if Anthropic publishes one, or report cost_usd";
+    case UnpricedReason::kUnpublishedRate:
+      return "the price file marks a rate this request needs as unpublished: never guessed; report cost_usd";
+    case UnpricedReason::kUnpublishedCredit:
+      return "a fallback credit's size is not published: the cost recorded is an upper bound";
     case UnpricedReason::kNone:
       break;
   }
@@ -94,6 +98,15 @@ IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, s
       continue;
     }
     const RequestCost cost = PriceRequest(event, *table, now);
+    if (cost.overflow) {
+      EventError too_costly{i, "usage", RejectReason::kBadField,
+                            "the request's cost at the price table's rates exceeds 9,223,372 USD, more than "
+                            "is counted exactly; check the table's rates and factors"};
+      CountRejectionHeld(transport, too_costly);
+      ++result.rejected;
+      if (result.errors.size() < max_errors) result.errors.push_back(std::move(too_costly));
+      continue;
+    }
     if (request_ids_ != nullptr && !event.request_id.empty() &&
         !request_ids_->FirstSeen(event.request_id, UnixSeconds())) {
       EventError dup{i, "request_id", RejectReason::kDuplicate,

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace llmcost {
 
@@ -57,12 +58,37 @@ constexpr std::array<TokenType, kTokenTypeCount> kTokenTypes = {
     TokenType::kInput, TokenType::kOutput, TokenType::kCacheRead, TokenType::kCacheWrite5m,
     TokenType::kCacheWrite1h};
 
-PicoUsd Times(std::uint64_t tokens, PicoUsd rate) {
-  // tokens <= 1e9 (parser cap) and rates <= a few 1e8 pUSD: fits in int64.
-  return static_cast<PicoUsd>(static_cast<WideInt>(tokens) * rate);
+// Costs are computed in 128 bits and must fit int64 pico-dollars (~9.2 million USD
+// per request): absurd but loadable rates and factors (say $100,000 per MTok x6 x1.1)
+// times a billion tokens do not, and once wrapped a $20M request was recorded as
+// $1.55M, a negative histogram sum. Past the bound a request is refused (`overflow`,
+// the pipeline answers bad_field), never wrapped.
+constexpr WideInt kMaxPico = std::numeric_limits<PicoUsd>::max();
+
+// rate x factor (half up), held at kMaxPico + 1 once past the bound: a rate that
+// does not fit costs nothing for zero tokens and overflows for any other count.
+WideInt Scaled(WideInt rate, MicroFactor factor) {
+  if (rate > kMaxPico) return kMaxPico + 1;
+  const WideInt r = (rate * factor + kUnitFactor / 2) / kUnitFactor;
+  return r > kMaxPico ? kMaxPico + 1 : r;
 }
 
-PicoUsd PositiveDiff(PicoUsd a, PicoUsd b) { return a > b ? a - b : 0; }
+// tokens x rate; past the bound, 0 and `overflow` set (both operands are < 2^64).
+PicoUsd Times(std::uint64_t tokens, WideInt rate, bool& overflow) {
+  const WideInt product = static_cast<WideInt>(tokens) * rate;
+  if (product > kMaxPico) {
+    overflow = true;
+    return 0;
+  }
+  return static_cast<PicoUsd>(product);
+}
+
+WideInt PositiveDiff(WideInt a, WideInt b) { return a > b ? a - b : 0; }
+
+// into += more, or `overflow` set.
+void AddTo(PicoUsd& into, PicoUsd more, bool& overflow) {
+  if (__builtin_add_overflow(into, more, &into)) overflow = true;
+}
 
 void Add(TokenCounts& into, const TokenCounts& more) {
   for (std::size_t t = 0; t < kTokenTypeCount; ++t) into.by_type[t] += more.by_type[t];
@@ -121,27 +147,53 @@ void PricePart(CostPart& part, const Options& o, std::uint64_t web_searches) {
   if (event.us_only_inference) a.us_inference = *period.us_inference_factor;
   if (event.speed == Speed::kFast) a.fast = *period.fast_factor;
   if (o.regional && period.regional_factor) a.regional = *period.regional_factor;
+  std::array<WideInt, kTokenTypeCount> wide{};
   for (TokenType t : kTokenTypes) {
+    WideInt r = rates[t];
     for (MicroFactor f : {a.batch, a.us_inference, a.fast, a.regional}) {
-      if (f != kUnitFactor) rates[t] = ApplyFactor(rates[t], f);
+      if (f != kUnitFactor) r = Scaled(r, f);
     }
+    wide[static_cast<std::size_t>(t)] = r;
+    rates[t] = static_cast<PicoUsd>(std::min(r, kMaxPico));  // for display; costs use `wide`
   }
   a.per_token = rates;
+  auto rate = [&wide](TokenType t) { return wide[static_cast<std::size_t>(t)]; };
 
   part.billed = true;
-  part[CostType::kInput] = Times(part.tokens[TokenType::kInput], rates[TokenType::kInput]);
-  part[CostType::kOutput] = Times(part.tokens[TokenType::kOutput], rates[TokenType::kOutput]);
-  part[CostType::kCacheRead] = Times(part.tokens[TokenType::kCacheRead], rates[TokenType::kCacheRead]);
-  part[CostType::kCacheWrite5m] = Times(part.tokens[TokenType::kCacheWrite5m], rates[TokenType::kCacheWrite5m]);
-  part[CostType::kCacheWrite1h] = Times(part.tokens[TokenType::kCacheWrite1h], rates[TokenType::kCacheWrite1h]);
+  bool& over = part.overflow;
+  part[CostType::kInput] = Times(part.tokens[TokenType::kInput], rate(TokenType::kInput), over);
+  part[CostType::kOutput] = Times(part.tokens[TokenType::kOutput], rate(TokenType::kOutput), over);
+  part[CostType::kCacheRead] = Times(part.tokens[TokenType::kCacheRead], rate(TokenType::kCacheRead), over);
+  part[CostType::kCacheWrite5m] = Times(part.tokens[TokenType::kCacheWrite5m], rate(TokenType::kCacheWrite5m), over);
+  part[CostType::kCacheWrite1h] = Times(part.tokens[TokenType::kCacheWrite1h], rate(TokenType::kCacheWrite1h), over);
   // Web search is a per-use fee: token multipliers (batch, US-only, fast) do not apply.
-  part[CostType::kWebSearch] = Times(web_searches, o.table.web_search_per_request());
+  part[CostType::kWebSearch] = Times(web_searches, o.table.web_search_per_request(), over);
 
-  const PicoUsd fresh = rates[TokenType::kInput];
-  part.cache_savings = Times(part.tokens[TokenType::kCacheRead], PositiveDiff(fresh, rates[TokenType::kCacheRead]));
+  const WideInt fresh = rate(TokenType::kInput);
+  part.cache_savings =
+      Times(part.tokens[TokenType::kCacheRead], PositiveDiff(fresh, rate(TokenType::kCacheRead)), over);
   part.cache_write_premium =
-      Times(part.tokens[TokenType::kCacheWrite5m], PositiveDiff(rates[TokenType::kCacheWrite5m], fresh)) +
-      Times(part.tokens[TokenType::kCacheWrite1h], PositiveDiff(rates[TokenType::kCacheWrite1h], fresh));
+      Times(part.tokens[TokenType::kCacheWrite5m], PositiveDiff(rate(TokenType::kCacheWrite5m), fresh), over);
+  AddTo(part.cache_write_premium,
+        Times(part.tokens[TokenType::kCacheWrite1h], PositiveDiff(rate(TokenType::kCacheWrite1h), fresh), over), over);
+}
+
+// True if any amount of the request, or the sum of every part's amounts (what
+// Total() and RequestTotal() add up), does not fit int64 pico-dollars.
+bool Overflows(const RequestCost& cost) {
+  WideInt request_total = 0;
+  auto part_overflows = [&request_total](const CostPart& p) {
+    if (p.overflow) return true;
+    WideInt total = 0;
+    for (PicoUsd c : p.by_type) total += c;
+    if (p.billed) request_total += total;
+    return total > kMaxPico;
+  };
+  if (part_overflows(cost)) return true;
+  for (const CostPart& p : cost.others) {
+    if (part_overflows(p)) return true;
+  }
+  return request_total > kMaxPico;
 }
 
 }  // namespace
@@ -219,9 +271,10 @@ RequestCost PriceRequest(const UsageEvent& event, const PriceTable& table, std::
         part->billed = false;
         continue;
       }
-      for (std::size_t c = 0; c < kCostTypeCount; ++c) part->by_type[c] += step.by_type[c];
-      part->cache_savings += step.cache_savings;
-      part->cache_write_premium += step.cache_write_premium;
+      part->overflow = part->overflow || step.overflow;
+      for (std::size_t c = 0; c < kCostTypeCount; ++c) AddTo(part->by_type[c], step.by_type[c], part->overflow);
+      AddTo(part->cache_savings, step.cache_savings, part->overflow);
+      AddTo(part->cache_write_premium, step.cache_write_premium, part->overflow);
       part->long_context = part->long_context || step.long_context;
       if (step.applied.prompt_tier > part->applied.prompt_tier) part->applied.prompt_tier = step.applied.prompt_tier;
       part->applied.prompt_tokens = std::max(part->applied.prompt_tokens, step.applied.prompt_tokens);
@@ -231,7 +284,7 @@ RequestCost PriceRequest(const UsageEvent& event, const PriceTable& table, std::
       // No iteration of the request's own model: its fees alone (no tokens).
       PricePart(cost, options, event.web_search_requests);
     } else if (cost.billed) {
-      cost[CostType::kWebSearch] = Times(event.web_search_requests, table.web_search_per_request());
+      cost[CostType::kWebSearch] = Times(event.web_search_requests, table.web_search_per_request(), cost.overflow);
     }
     for (CostPart* part : started) {
       if (part->billed) continue;
@@ -239,6 +292,17 @@ RequestCost PriceRequest(const UsageEvent& event, const PriceTable& table, std::
       static_cast<CostAmounts&>(*part) = CostAmounts{};  // nothing partial is recorded
       part->unpriced = why;
     }
+  }
+  if (Overflows(cost)) {  // nothing of it is recorded: the pipeline refuses the event
+    RequestCost refused;
+    refused.model = std::move(cost.model);
+    refused.tokens = cost.tokens;
+    refused.platform = cost.platform;
+    refused.tier = cost.tier;
+    refused.regional = cost.regional;
+    refused.priced_at_unix = cost.priced_at_unix;
+    refused.overflow = true;
+    return refused;
   }
   // A fallback credit lowers the bill by an amount that is not published: the
   // recorded cost is an upper bound, and the request is counted as not exact.

@@ -40,6 +40,10 @@ struct CostAmounts {
   // recorded (billed): it is an upper bound, the credit's size is not published.
   UnpricedReason unpriced = UnpricedReason::kNone;
   bool long_context = false;  // a prompt-length tier above the base rates applied
+  // The request's cost does not fit int64 pico-dollars (~9.2 million USD) at the
+  // table's rates and factors: nothing is billed, and the pipeline refuses the event
+  // (bad_field) rather than count a wrapped amount.
+  bool overflow = false;
   std::array<PicoUsd, kCostTypeCount> by_type{};
   PicoUsd cache_savings = 0;         // cache reads x (fresh input rate - read rate)
   PicoUsd cache_write_premium = 0;   // writes x (write rate - fresh input rate)

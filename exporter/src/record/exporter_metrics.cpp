@@ -128,6 +128,7 @@ void ExporterMetrics::LabelOverflow(const std::string& label) {
 void ExporterMetrics::SetLabelSets(std::size_t n) { label_sets_->Set(static_cast<double>(n)); }
 
 void ExporterMetrics::PricingLoaded(const PriceTable& table) {
+  std::lock_guard lock(pricing_mu_);
   if (pricing_info_ != nullptr) pricing_info_family_.Remove(pricing_info_);
   // origin: "embedded" (built into the binary) or "file" (--pricing.file, named in `file`).
   const bool embedded = table.origin() == "embedded";
@@ -227,6 +228,7 @@ void ExporterMetrics::UdpKernelDrops(std::uint32_t cumulative) {
 }
 
 void ExporterMetrics::PricingReloadFailed() {
+  std::lock_guard lock(pricing_mu_);
   pricing_last_ok_->Set(0);
   reload_failure_->Increment();
 }

@@ -10,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <string>
 
 #include "config/exporter_config.h"
@@ -31,6 +32,7 @@ class ExporterMetrics {
   void Rejected(Transport t, RejectReason reason, double n = 1);
   void LabelOverflow(const std::string& label);
   void SetLabelSets(std::size_t n);
+  // Thread-safe: SIGHUP and POST /-/reload may report at the same time.
   void PricingLoaded(const PriceTable& table);
   void PricingReloadFailed();
 
@@ -56,6 +58,7 @@ class ExporterMetrics {
   std::map<std::string, prometheus::Counter*> overflow_;
   prometheus::Gauge* label_sets_;
   prometheus::Family<prometheus::Gauge>& pricing_info_family_;
+  std::mutex pricing_mu_;                      // guards pricing_info_
   prometheus::Gauge* pricing_info_ = nullptr;
   prometheus::Gauge* pricing_as_of_;
   prometheus::Gauge* pricing_models_;

@@ -1,6 +1,8 @@
 #pragma once
 // Exposition: renders /metrics (Prometheus text format 0.0.4) from the registry and
-// the process metrics, and runs the request metrics' scrape protocol around it.
+// the process metrics, and runs the request metrics' scrape protocol around it:
+// every Render() is a scrape (it can start a new label set's time at zero). A HEAD
+// of the telemetry path is not one: the web listener answers it without rendering.
 #include <prometheus/registry.h>
 
 #include <prometheus/metric_family.h>

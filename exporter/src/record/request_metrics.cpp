@@ -25,6 +25,8 @@ struct RequestMetrics::SeriesSet {
   HistogramSet* histograms = nullptr;
 
   std::uint64_t created_epoch = 0;
+  // When a scrape first showed this set at zero; guarded by sets_mu_.
+  std::optional<std::chrono::steady_clock::time_point> zero_scraped_at;
   std::atomic<bool> live{false};
   std::mutex pending_mu;
   std::vector<Observation> pending;
@@ -319,27 +321,54 @@ std::string RequestMetrics::GroupKey(const std::vector<std::string>& values) {
   return key;
 }
 
-std::uint64_t RequestMetrics::BeginScrape() {
+void RequestMetrics::SetZeroFirstDuration(std::chrono::milliseconds duration, SteadyClock clock) {
   std::unique_lock lock(sets_mu_);
-  return epoch_++;
+  zero_first_duration_ = duration;
+  clock_ = std::move(clock);
+}
+
+namespace {
+
+// Applies what a label set held back and makes it live; the caller took the set
+// out of not_live_.
+template <typename Set, typename ApplyFn>
+void GoLive(Set& set, ApplyFn apply) {
+  std::lock_guard lock(set.pending_mu);
+  if (set.live.load(std::memory_order_relaxed)) return;  // went live on its own (pending cap)
+  for (const auto& obs : set.pending) apply(set, obs);
+  set.pending.clear();
+  set.pending.shrink_to_fit();
+  set.live.store(true, std::memory_order_release);
+}
+
+}  // namespace
+
+std::uint64_t RequestMetrics::BeginScrape() {
+  std::vector<SeriesSet*> ready;
+  std::uint64_t token;
+  {
+    std::unique_lock lock(sets_mu_);
+    scrape_started_ = clock_();
+    const auto now = scrape_started_;
+    const auto duration = zero_first_duration_;
+    auto keep = std::partition(not_live_.begin(), not_live_.end(), [&](const SeriesSet* s) {
+      return !s->zero_scraped_at || now - *s->zero_scraped_at < duration;
+    });
+    ready.assign(keep, not_live_.end());
+    not_live_.erase(keep, not_live_.end());
+    token = epoch_++;
+  }
+  // Before the registry is collected: this scrape already shows their events.
+  for (SeriesSet* set : ready) GoLive(*set, [this](SeriesSet& s, const Observation& o) { Apply(s, o); });
+  return token;
 }
 
 void RequestMetrics::FinishScrape(std::uint64_t token) {
-  std::vector<SeriesSet*> ready;
-  {
-    std::unique_lock lock(sets_mu_);
-    auto keep = std::partition(not_live_.begin(), not_live_.end(),
-                               [token](const SeriesSet* s) { return s->created_epoch > token; });
-    ready.assign(keep, not_live_.end());
-    not_live_.erase(keep, not_live_.end());
-  }
-  for (SeriesSet* set : ready) {
-    std::lock_guard lock(set->pending_mu);
-    if (set->live.load(std::memory_order_relaxed)) continue;
-    for (const auto& obs : set->pending) Apply(*set, obs);
-    set->pending.clear();
-    set->pending.shrink_to_fit();
-    set->live.store(true, std::memory_order_release);
+  // Label sets that existed when this scrape began were rendered at zero by it: their
+  // time at zero starts with it (only the first scrape that showed them counts).
+  std::unique_lock lock(sets_mu_);
+  for (SeriesSet* set : not_live_) {
+    if (set->created_epoch <= token && !set->zero_scraped_at) set->zero_scraped_at = scrape_started_;
   }
 }
 

@@ -7,10 +7,13 @@
 // (config max_label_sets): past it, events of new label sets are counted in one set
 // whose provider, model and attribution values are all "__overflow__" (per status).
 //
-// New label sets are exposed at zero in one scrape before their first events are
-// applied: Prometheus cannot take an increase() over a series' first sample, so
-// without this the first request of every new tenant or model would be missing
-// from every rate, dashboard and budget alert.
+// New label sets are exposed at zero before their first events are applied:
+// Prometheus cannot take an increase() over a series' first sample, so without this
+// the first request of every new tenant or model would be missing from every rate,
+// dashboard and budget alert. The zero is served from the first scrape (GET) that
+// shows the label set for a fixed time (--web.zero-first-duration), not to one
+// request: every Prometheus of an HA pair, and a stray curl, sees it. A HEAD or
+// other probe does not count as a scrape.
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/histogram.h>
@@ -18,6 +21,8 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -59,10 +64,17 @@ class RequestMetrics {
   void Record(const UsageEvent& event, const RequestCost& cost);
 
   // Scrape protocol: BeginScrape() before collecting the registry, then
-  // FinishScrape(token) after the exposition text is built. Label sets created
-  // before BeginScrape were exposed at zero by that scrape and go live.
+  // FinishScrape(token) after the exposition text is built. Label sets whose zero
+  // was first scraped at least zero_first_duration ago go live in BeginScrape (this
+  // scrape shows their events); label sets created before BeginScrape and never
+  // scraped were exposed at zero by this scrape, which starts their time at zero.
   std::uint64_t BeginScrape();
   void FinishScrape(std::uint64_t token);
+
+  using SteadyClock = std::function<std::chrono::steady_clock::time_point()>;
+  // How long a new label set's zero is served, from the first scrape that showed
+  // it. 0: until the next scrape (in-process tests). main() sets the flag's value.
+  void SetZeroFirstDuration(std::chrono::milliseconds duration, SteadyClock clock = std::chrono::steady_clock::now);
 
   std::size_t label_sets() const;
 
@@ -149,6 +161,9 @@ class RequestMetrics {
   std::unordered_map<std::string, RawRoute, RawKeyHash, std::equal_to<>> routes_;
   bool route_cache_ = true;  // off when there are too many labels for the overflow mask
   std::uint64_t epoch_ = 0;           // guarded by sets_mu_
+  std::chrono::steady_clock::time_point scrape_started_{};  // of the last BeginScrape; guarded by sets_mu_
+  std::chrono::milliseconds zero_first_duration_{0};
+  SteadyClock clock_ = std::chrono::steady_clock::now;
 };
 
 }  // namespace llmcost

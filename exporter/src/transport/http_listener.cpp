@@ -187,7 +187,12 @@ int BindListener(const std::string& name, const ListenAddress& address, int& por
   freeaddrinfo(found);
   if (fd < 0) {
     std::string reason = std::strerror(error);
-    if (error == EADDRINUSE) reason += " (another process, perhaps another llm-cost-exporter, listens there)";
+    if (error == EADDRINUSE) {
+      // Also when a server without SO_REUSEADDR (an exporter built on cpp-httplib's
+      // server) stopped under 60 s ago: its connections' TIME_WAIT still holds the port.
+      reason += " (another process, perhaps another llm-cost-exporter, listens there, or one stopped "
+                "under a minute ago left connections in TIME_WAIT)";
+    }
     throw std::runtime_error(where + ": " + reason);
   }
   sockaddr_storage bound{};
@@ -271,8 +276,11 @@ void HttpListener::Stop() {
   (void)!write(wake_fd_, &one, sizeof one);
   if (loop_thread_.joinable()) loop_thread_.join();
   {
+    // Requests not started within the grace period are dropped, not run: their
+    // connections are closed unanswered, so a client retries them (nothing counted).
     std::lock_guard<std::mutex> lock(mu_);
     workers_stop_ = true;
+    jobs_.clear();
   }
   cv_.notify_all();
   for (auto& t : workers_) t.join();
@@ -320,6 +328,8 @@ void HttpListener::Loop() {
     if (stopping_ && accepting) {
       accepting = false;
       epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+      close(listen_fd_);  // new connections are refused now, not left in the backlog
+      listen_fd_ = -1;
       stop_by = Clock::now() + kStopGrace;
       std::vector<std::uint64_t> idle;
       for (const auto& [id, c] : conns_) {

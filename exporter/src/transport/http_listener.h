@@ -5,7 +5,10 @@
 // deadlines; only complete, bounded requests (see http_request.h) go to a small
 // pool of workers that run the plain handler functions. A slow or idle client
 // therefore costs a socket and at most its bounded buffer, never a worker:
-// thousands of them cannot delay /metrics or a fast ingest client.
+// thousands of them cannot delay /metrics or a fast ingest client. A new
+// listener (OTLP/HTTP) is one more HttpListener with its own HttpService: its
+// body_rule admits its POST routes (decodable, so gzip is inflated by its handler
+// under the same cap), everything else here comes with it.
 //
 // Why not cpp-httplib's server (Debian's 0.11): it serves each connection on a
 // pool thread with blocking reads and per-read timeouts only (four trickling

@@ -45,11 +45,14 @@ const std::uint8_t kV4MappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0x
 
 SourceNetworks SourceNetworks::Parse(std::string_view list) {
   SourceNetworks out;
-  while (!list.empty()) {
+  // Only a blank list means "all sources". An empty entry (",", "a,,b", a trailing
+  // comma) is refused: skipping it turned "," into allow-all.
+  if (Trim(list).empty()) return out;
+  for (;;) {
     const auto comma = list.find(',');
     const std::string_view entry = Trim(list.substr(0, comma));
+    if (entry.empty()) throw std::invalid_argument("empty entry in the list (a stray comma?)");
     list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-    if (entry.empty()) continue;
     const auto slash = entry.find('/');
     Cidr c;
     if (!ParseAddress(entry.substr(0, slash), c.v6, c.prefix.data())) {
@@ -59,13 +62,16 @@ SourceNetworks SourceNetworks::Parse(std::string_view list) {
     c.bits = max_bits;
     if (slash != std::string_view::npos) {
       const std::string_view len = entry.substr(slash + 1);
+      // Digits only: from_chars reads a sign, so "/-0" was taken as "/0" (allow all).
+      const bool digits = !len.empty() && len.size() <= 3 && len.find_first_not_of("0123456789") == std::string_view::npos;
       const auto [p, ec] = std::from_chars(len.data(), len.data() + len.size(), c.bits);
-      if (len.empty() || ec != std::errc() || p != len.data() + len.size() || c.bits < 0 || c.bits > max_bits) {
+      if (!digits || ec != std::errc() || p != len.data() + len.size() || c.bits < 0 || c.bits > max_bits) {
         throw std::invalid_argument("'" + std::string(entry) + "': prefix length must be 0.." +
                                     std::to_string(max_bits));
       }
     }
     out.networks_.push_back(c);
+    if (comma == std::string_view::npos) break;
   }
   return out;
 }
