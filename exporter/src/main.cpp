@@ -174,11 +174,19 @@ int main(int argc, char** argv) {
     WebServerOptions web_options{flags.web_telemetry_path, flags.web_enable_lifecycle, LLM_COST_EXPORTER_VERSION};
     WebServer web(MustParseAddress("web.listen-address", flags.web_listen_address), web_options, exposition, reload,
                   security);
+    std::optional<PrometheusSpend> remote_spend;
+    if (!flags.budgets_prometheus_url.empty()) {
+      try {
+        remote_spend.emplace(flags.budgets_prometheus_url);
+      } catch (const std::invalid_argument& e) {
+        throw std::runtime_error(e.what());
+      }
+    }
     std::optional<IngestServer> ingest;
     if (!flags.ingest_listen_address.empty()) {
       ingest.emplace(MustParseAddress("ingest.listen-address", flags.ingest_listen_address), pipeline,
                      flags.ingest_max_body_bytes, ingest_security, flags.ingest_max_queued_requests,
-                     ClientApi{&ledger, &prices});
+                     ClientApi{&ledger, &prices, remote_spend ? &*remote_spend : nullptr});
     }
     std::optional<UdpListener> udp;
     if (!flags.udp_listen_address.empty()) {

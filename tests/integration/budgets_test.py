@@ -228,5 +228,59 @@ class BudgetsEndpointTest(unittest.TestCase):
         self.assertLess(p50, 50)
 
 
+class ReplicasThroughPrometheusTest(unittest.TestCase):
+    """Two replicas scraped by a real Prometheus: with --budgets.prometheus-url,
+    /v1/budgets reports their sum; with Prometheus stopped it falls back to the
+    local ledger and says so."""
+
+    def test_sum_then_fallback(self):
+        away_from_midnight(90)
+        from prometheus_server import Prometheus, scrape_job  # noqa: E402
+        prom = Prometheus()
+        self.addCleanup(prom.close)
+        a = Exporter(BINARY, PRICES, CONFIG, ["--budgets.prometheus-url=" + prom.url])
+        b = Exporter(BINARY, PRICES, CONFIG)
+        for e in (a, b):
+            self.addCleanup(e.close)
+            e.start()
+        prom.start({"scrape_configs": [scrape_job("llm-cost-exporter", "127.0.0.1:%d" % a.web_port),
+                                        scrape_job("llm-cost-exporter-b", "127.0.0.1:%d" % b.web_port)]},
+                   scrape_interval="1s", evaluation_interval="1s")
+        on_a, on_b = pico(1247, 311), pico(20000, 1000)
+        self.assertEqual(a.post(json.dumps(event(1247, 311, feature="chat")))[0], 202)
+        self.assertEqual(b.post(json.dumps(event(20000, 1000, feature="chat")))[0], 202)
+        want = (on_a + on_b) / 1e12
+        deadline = time.time() + 30
+        got = None
+        while time.time() < deadline:
+            r = prom.query('sum by (scope, period) (llm_spend_usd{scope="feature:chat", period="month"})')
+            if r and abs(float(r[0]["value"][1]) - want) < 1e-15:
+                break
+            time.sleep(0.5)
+        deadline = time.time() + 10
+        while time.time() < deadline:  # the exporter caches the query for 2 s
+            status, body = http("GET", a.ingest + "/v1/budgets/feature:chat")
+            got = json.loads(body)
+            if got["source"] == "prometheus" and abs(got["periods"]["month"]["spent_usd"] - want) < 1e-15:
+                break
+            time.sleep(0.5)
+        self.assertEqual(got["source"], "prometheus", got)
+        self.assertAlmostEqual(got["periods"]["month"]["spent_usd"], want, places=15)
+        self.assertAlmostEqual(got["periods"]["month"]["remaining_usd"], 0.05 - want, places=15)
+        # Replica b, without the flag, answers from its own ledger.
+        status, body = http("GET", b.ingest + "/v1/budgets/feature:chat")
+        self.assertEqual(json.loads(body)["source"], "local")
+        self.assertAlmostEqual(json.loads(body)["periods"]["month"]["spent_usd"], on_b / 1e12, places=15)
+
+        prom.stop()
+        time.sleep(2.5)  # past the 2 s query cache
+        status, body = http("GET", a.ingest + "/v1/budgets/feature:chat")
+        got = json.loads(body)
+        self.assertEqual(status, 200)
+        self.assertEqual(got["source"], "local_fallback", got)
+        self.assertTrue(got["source_error"])
+        self.assertAlmostEqual(got["periods"]["month"]["spent_usd"], on_a / 1e12, places=15)
+
+
 if __name__ == "__main__":
     unittest.main()

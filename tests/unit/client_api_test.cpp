@@ -194,5 +194,21 @@ TEST(PricesApi, ResolvesIdsLikeTheExporterAndNeverGuesses) {
   EXPECT_EQ(all["as_of"], Table().as_of());
 }
 
+TEST(PrometheusSpend, ParsesTheQueryApiAnswerToExactPicoDollars) {
+  std::string error;
+  const auto sums = PrometheusSpend::ParseQueryResult(
+      R"({"status":"success","data":{"resultType":"vector","result":[
+          {"metric":{"scope":"feature:chat","period":"month"},"value":[1764633600.0,"0.024292"]},
+          {"metric":{"scope":"global","period":"day"},"value":[1764633600.0,"NaN"]}]}})",
+      &error);
+  ASSERT_TRUE(sums.has_value()) << error;
+  EXPECT_EQ(sums->size(), 1u);  // NaN is no figure
+  EXPECT_EQ(sums->at({"feature:chat", "month"}), 24'292'000'000);  // 0.024292 USD in pUSD
+  EXPECT_FALSE(PrometheusSpend::ParseQueryResult(R"({"status":"error","error":"bad query"})", &error));
+  EXPECT_NE(error.find("bad query"), std::string::npos);
+  EXPECT_FALSE(PrometheusSpend::ParseQueryResult("<html>", &error));
+  EXPECT_THROW(PrometheusSpend("localhost:9090"), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace llmcost

@@ -234,22 +234,43 @@ bool UnderPrefix(std::string_view path, std::string_view prefix) {
                             path[prefix.size()] == '/');
 }
 
+// Replaces the local period-to-date figures with the replicas' sums; returns the
+// answer's `source` and sets *error when the query failed.
+std::string ApplyRemote(PrometheusSpend* remote, std::vector<SpendLedger::ScopeView*> scopes, std::string* error) {
+  if (remote == nullptr) return "local";
+  const PrometheusSpend::Answer a = remote->Get();
+  if (!a.sums) {
+    *error = a.error;
+    return "local_fallback";
+  }
+  for (auto* s : scopes) {
+    for (auto& p : s->periods) {
+      const auto it = a.sums->find({s->scope, std::string(kBudgetPeriodNames[static_cast<std::size_t>(p.period)])});
+      if (it != a.sums->end()) p.spent = it->second;  // not scraped yet: this replica's own figure
+    }
+  }
+  return "prometheus";
+}
+
 }  // namespace
 
 bool IsClientApiPath(std::string_view path) { return UnderPrefix(path, kBudgetsPath) || UnderPrefix(path, kPricesPath); }
 
-HttpResponse ServeBudgets(const SpendLedger& ledger, std::string_view path, std::string_view if_none_match) {
+HttpResponse ServeBudgets(const SpendLedger& ledger, std::string_view path, std::string_view if_none_match,
+                          PrometheusSpend* remote) {
   const std::optional<std::string> scope = Tail(path, kBudgetsPath);
+  std::string source, source_error;
   std::int64_t now = 0;
   json body;
   std::string etag;
   if (scope) {
-    const auto view = ledger.Read(*scope, &now);
+    auto view = ledger.Read(*scope, &now);
     if (!view) {
       return JsonAnswer(404, {{"error", "unknown scope '" + scope->substr(0, 256) +
                                             "': a scope is global or one with a budget in the config"},
                               {"scopes", ledger.Scopes()}});
     }
+    source = ApplyRemote(remote, {&*view}, &source_error);
     etag = ETagOf({&*view}, true);
     if (!if_none_match.empty() && Matches(if_none_match, etag)) {
       HttpResponse r;
@@ -259,10 +280,12 @@ HttpResponse ServeBudgets(const SpendLedger& ledger, std::string_view path, std:
     }
     body = ScopeJson(*view, now);
   } else {
-    const SpendLedger::View view = ledger.Read();
+    SpendLedger::View view = ledger.Read();
     now = view.as_of;
-    std::vector<const SpendLedger::ScopeView*> all;
-    for (const auto& s : view.scopes) all.push_back(&s);
+    std::vector<SpendLedger::ScopeView*> mutable_all;
+    for (auto& s : view.scopes) mutable_all.push_back(&s);
+    source = ApplyRemote(remote, mutable_all, &source_error);
+    std::vector<const SpendLedger::ScopeView*> all(mutable_all.begin(), mutable_all.end());
     etag = ETagOf(all, false);
     if (!if_none_match.empty() && Matches(if_none_match, etag)) {
       HttpResponse r;
@@ -275,7 +298,8 @@ HttpResponse ServeBudgets(const SpendLedger& ledger, std::string_view path, std:
     body = {{"scopes", std::move(scopes)}};
   }
   body["as_of"] = FormatUtc(now);
-  body["source"] = "local";  // this replica's ledger (docs/budgets.md, several replicas)
+  body["source"] = source;  // docs/budgets.md, "One replica or several"
+  if (!source_error.empty()) body["source_error"] = source_error;
   HttpResponse r = JsonAnswer(200, body);
   r.Header("ETag", etag).Header("Cache-Control", "private, max-age=" + std::to_string(kBudgetsMaxAgeSeconds));
   return r;
@@ -311,7 +335,7 @@ HttpResponse ServeClientApi(const ClientApi& api, const HttpRequest& request) {
   const bool get = request.method == "GET" || request.method == "HEAD";
   if (UnderPrefix(request.path, kBudgetsPath) && api.ledger != nullptr) {
     if (!get) return MethodNotAllowed();
-    return ServeBudgets(*api.ledger, request.path, request.Header("If-None-Match"));
+    return ServeBudgets(*api.ledger, request.path, request.Header("If-None-Match"), api.remote);
   }
   if (UnderPrefix(request.path, kPricesPath) && api.prices != nullptr) {
     if (!get) return MethodNotAllowed();

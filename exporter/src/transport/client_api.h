@@ -12,6 +12,7 @@
 #include "pricing/price_book.h"
 #include "record/spend_ledger.h"
 #include "transport/http_request.h"
+#include "transport/prometheus_spend.h"
 
 namespace llmcost {
 
@@ -23,6 +24,7 @@ inline constexpr int kBudgetsMaxAgeSeconds = 5;
 struct ClientApi {
   const SpendLedger* ledger = nullptr;  // null: /v1/budgets is not served (404)
   const PriceBook* prices = nullptr;    // null: /v1/prices is not served (404)
+  PrometheusSpend* remote = nullptr;    // --budgets.prometheus-url: spend summed over replicas
 };
 
 // True when `path` is one of ClientApi's routes (with or without a tail).
@@ -33,7 +35,10 @@ HttpResponse ServeClientApi(const ClientApi& api, const HttpRequest& request);
 
 // The budgets answer on its own, for tests: `path` is /v1/budgets[/<scope>] and
 // `if_none_match` the header's value ("" when absent).
-HttpResponse ServeBudgets(const SpendLedger& ledger, std::string_view path, std::string_view if_none_match);
+// With `remote`, spent figures are the sums over replicas from Prometheus
+// ("source": "prometheus"), or the local ledger when that fails ("local_fallback").
+HttpResponse ServeBudgets(const SpendLedger& ledger, std::string_view path, std::string_view if_none_match,
+                          PrometheusSpend* remote = nullptr);
 HttpResponse ServePrices(const PriceTable& table, std::string_view target);
 
 }  // namespace llmcost
