@@ -120,12 +120,21 @@ SpendLedger::SpendLedger(const ExporterConfig& config, Clock clock) : clock_(std
   }
 }
 
-void SpendLedger::Roll(Scope& s, std::int64_t now) {
+const SpendLedger::Bounds& SpendLedger::BoundsAt(std::int64_t now) const {
+  const std::int64_t day = FloorDiv(now, kDay);
+  if (day != cached_day_) {
+    for (std::size_t p = 0; p < kBudgetPeriodCount; ++p) cached_bounds_[p] = PeriodAt(static_cast<BudgetPeriod>(p), now);
+    cached_day_ = day;
+  }
+  return cached_bounds_;
+}
+
+void SpendLedger::Roll(Scope& s, std::int64_t now, const Bounds& bounds) {
   for (std::size_t p = 0; p < kBudgetPeriodCount; ++p) {
     PeriodSpendState& ps = s.periods[p];
+    const PeriodBounds& b = bounds[p];
+    if (ps.start_unix == b.start) continue;  // the common case: one compare
     if (now < ps.start_unix) continue;  // the clock went back: keep the figures, never move a period backwards
-    const PeriodBounds b = PeriodAt(static_cast<BudgetPeriod>(p), now);
-    if (ps.start_unix == b.start) continue;
     ps.previous_pusd = ps.start_unix == b.previous_start ? ps.spent_pusd : 0;
     ps.spent_pusd = 0;
     ps.start_unix = b.start;
@@ -150,21 +159,16 @@ void SpendLedger::Record(const UsageEvent& event, const RequestCost& cost) {
   }
   const std::int64_t now = clock_();
   const std::int64_t at = std::min(cost.priced_at_unix == 0 ? now : cost.priced_at_unix, now);
+  std::lock_guard lock(mu_);
+  const Bounds& bounds = BoundsAt(now);
   // Where the event's time falls, per period: 0 current, 1 previous, 2 older.
   std::array<int, kBudgetPeriodCount> slot{};
-  std::array<PeriodBounds, kBudgetPeriodCount> bounds{};
   for (std::size_t p = 0; p < kBudgetPeriodCount; ++p) {
-    bounds[p] = PeriodAt(static_cast<BudgetPeriod>(p), now);
-    if (at >= bounds[p].start) {
-      slot[p] = 0;
-    } else {
-      slot[p] = at >= bounds[p].previous_start ? 1 : 2;
-    }
+    slot[p] = at >= bounds[p].start ? 0 : at >= bounds[p].previous_start ? 1 : 2;
   }
-  std::lock_guard lock(mu_);
   for (std::size_t h = 0; h < hits; ++h) {
     Scope& s = scopes_[hit[h]];
-    Roll(s, now);
+    Roll(s, now, bounds);
     for (std::size_t p = 0; p < kBudgetPeriodCount; ++p) {
       PeriodSpendState& ps = s.periods[p];
       if (ps.start_unix != bounds[p].start) continue;  // the clock went back past a boundary: not placeable
@@ -196,8 +200,9 @@ SpendLedger::View SpendLedger::Read() const {
   view.as_of = clock_();
   std::lock_guard lock(mu_);
   view.scopes.reserve(scopes_.size());
+  const Bounds& bounds = BoundsAt(view.as_of);
   for (const Scope& s : scopes_) {
-    Roll(const_cast<Scope&>(s), view.as_of);  // rolling over is not a change of the figures
+    Roll(const_cast<Scope&>(s), view.as_of, bounds);  // rolling over is not a change of the figures
     view.scopes.push_back(ViewOf(s));
   }
   return view;
@@ -209,7 +214,7 @@ std::optional<SpendLedger::ScopeView> SpendLedger::Read(std::string_view scope, 
   std::lock_guard lock(mu_);
   for (const Scope& s : scopes_) {
     if (s.name != scope) continue;
-    Roll(const_cast<Scope&>(s), now);
+    Roll(const_cast<Scope&>(s), now, BoundsAt(now));
     return ViewOf(s);
   }
   return std::nullopt;
@@ -272,7 +277,7 @@ void SpendLedger::Restore(const std::vector<ScopeSpendState>& state, RestoreRepo
       }
       it->periods[static_cast<std::size_t>(*p)] = ps;
     }
-    Roll(*it, now);
+    Roll(*it, now, BoundsAt(now));
   }
 }
 

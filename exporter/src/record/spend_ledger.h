@@ -98,8 +98,11 @@ class SpendLedger {
     std::array<PeriodSpendState, kBudgetPeriodCount> periods{};
     std::array<const Budget*, kBudgetPeriodCount> budgets{};
   };
-  // Moves every period of `s` forward to the periods containing `now`. Held mu_.
-  static void Roll(Scope& s, std::int64_t now);
+  using Bounds = std::array<PeriodBounds, kBudgetPeriodCount>;
+  // The periods containing `now`, recomputed only when the UTC day changes. Held mu_.
+  const Bounds& BoundsAt(std::int64_t now) const;
+  // Moves every period of `s` forward to `b` (the periods containing `now`). Held mu_.
+  static void Roll(Scope& s, std::int64_t now, const Bounds& b);
   ScopeView ViewOf(const Scope& s) const;
 
   Clock clock_;
@@ -107,7 +110,9 @@ class SpendLedger {
   std::vector<Scope> scopes_;    // [0] is global; fixed after construction
   // Attribution label -> (value, index into scopes_), for matching events.
   std::unordered_map<std::string, std::vector<std::pair<std::string, std::size_t>>> by_label_;
-  mutable std::mutex mu_;  // guards scopes_[*].periods
+  mutable std::mutex mu_;  // guards scopes_[*].periods and the bounds cache
+  mutable std::int64_t cached_day_ = INT64_MIN;
+  mutable Bounds cached_bounds_{};
 };
 
 }  // namespace llmcost
