@@ -178,6 +178,19 @@ TEST(OtlpLogsDecoder, UndividedCacheWritesTakeTheConfiguredDefault) {
   EXPECT_EQ(EventOf(d, 0).tokens[TokenType::kCacheWrite1h], 0u);
 }
 
+TEST(OtlpLogsDecoder, WritesTheSplitDoesNotCoverTakeTheDefault) {
+  // Claude Code 2.1.328 sends 5m = 1h = 0 beside a non-zero total when the API gave no split.
+  json r = ApiRequest("req-1");
+  for (auto& a : r["attributes"]) {
+    if (a["key"] == "cache_creation_5m_tokens") a["value"] = IntS(0);
+    if (a["key"] == "cache_creation_1h_tokens") a["value"] = IntS(500);
+  }
+  const auto d = DecodeOtlpLogs(Request(json::array({r})).dump(), OtlpEncoding::kJson, Mapping());
+  ASSERT_EQ(d.items.size(), 1u);
+  EXPECT_EQ(EventOf(d, 0).tokens[TokenType::kCacheWrite5m], 0u);
+  EXPECT_EQ(EventOf(d, 0).tokens[TokenType::kCacheWrite1h], 3000u);  // 500 given + 2500 uncovered, never 3500
+}
+
 TEST(OtlpLogsDecoder, BadRecordsAreRefusedOneByOneNamingTheAttribute) {
   json no_model = ApiRequest("a");
   no_model["attributes"].erase(1);  // model
@@ -186,7 +199,7 @@ TEST(OtlpLogsDecoder, BadRecordsAreRefusedOneByOneNamingTheAttribute) {
   json negative = ApiRequest("c");
   negative["attributes"][3] = Attr("output_tokens", {{"intValue", -1}});
   json split_mismatch = ApiRequest("d");
-  split_mismatch["attributes"][5] = Attr("cache_creation_tokens", IntS(2999));
+  split_mismatch["attributes"][5] = Attr("cache_creation_tokens", IntS(2999));  // less than 1000 + 2000
   json other = {{"body", Str("claude_code.tool_result")}, {"attributes", json::array()}};
   const auto d = DecodeOtlpLogs(Request(json::array({other, no_model, bad_count, negative, split_mismatch})).dump(),
                                 OtlpEncoding::kJson, Mapping());

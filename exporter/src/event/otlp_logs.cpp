@@ -262,17 +262,17 @@ ParseResult ToUsageEvent(const Record& r, std::size_t index, const OtlpMapping& 
   const auto w5m = count("cache_creation_5m_tokens");
   const auto w1h = count("cache_creation_1h_tokens");
   if (error) return *error;
-  if (w5m || w1h) {
-    e.tokens[TokenType::kCacheWrite5m] = w5m.value_or(0);
-    e.tokens[TokenType::kCacheWrite1h] = w1h.value_or(0);
-    // The split is of the same writes, never on top of them.
-    if (writes && *writes != w5m.value_or(0) + w1h.value_or(0)) {
-      return Bad(index, "cache_creation_tokens", RejectReason::kBadField,
-                 "differs from cache_creation_5m_tokens + cache_creation_1h_tokens");
-    }
-  } else if (writes) {
-    e.tokens[mapping.cache_write_default] = *writes;
+  // The split is of the same writes, never on top of them. Claude Code sends the
+  // split as 0 + 0 beside a non-zero total when the API response had none (seen
+  // with 2.1.328): what the split does not cover takes the default TTL.
+  const std::uint64_t split = w5m.value_or(0) + w1h.value_or(0);
+  if (writes && *writes < split) {
+    return Bad(index, "cache_creation_tokens", RejectReason::kBadField,
+               "smaller than cache_creation_5m_tokens + cache_creation_1h_tokens");
   }
+  e.tokens[TokenType::kCacheWrite5m] = w5m.value_or(0);
+  e.tokens[TokenType::kCacheWrite1h] = w1h.value_or(0);
+  if (writes) e.tokens[mapping.cache_write_default] += *writes - split;
   if (auto ms = Number(r, "duration_ms", kMaxLatencyMs, index, error)) e.latency_seconds = *ms / 1000.0;
   if (auto ms = Number(r, "ttft_ms", kMaxLatencyMs, index, error)) e.ttft_seconds = *ms / 1000.0;
   if (auto usd = Number(r, "cost_usd", kMaxClientCostUsd, index, error)) e.reported_cost_usd = *usd;
