@@ -99,6 +99,8 @@ class ImageExporter(exporter_process.Exporter):
                  "--udp.listen-address": "127.0.0.1:%d" % self.ingest_port}
         self.cmd = [a if a.split("=", 1)[0] not in moved else a.split("=", 1)[0] + "=" + moved[a.split("=", 1)[0]]
                     for a in cmd]
+        # OTLP's default 127.0.0.1:4318 would be the host's (shared network): a free port instead.
+        self.cmd.append("--otlp.listen-address=127.0.0.1:%d" % self.otlp_port)
 
     def args(self):
         return ["buildah", "run", "--isolation=chroot", self.container, "--",
