@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace llmcost {
@@ -54,6 +55,12 @@ struct ExporterConfig {
   std::size_t max_label_sets = 5000;
   HistogramBuckets buckets;
   std::vector<Budget> budgets;
+  // OTLP ingest (config `otlp`): attribution label -> the OTLP attributes it is
+  // read from (first present wins; record attributes before resource ones).
+  std::vector<std::pair<std::string, std::vector<std::string>>> otlp_labels;
+  // An undivided Claude Code cache_creation_tokens count: 1-hour writes (Claude
+  // Code's), or 5-minute ones (`otlp.cache_write_default: 5m`).
+  bool otlp_cache_writes_1h = true;
 
   std::size_t CapFor(const std::string& label) const;
 
