@@ -23,6 +23,7 @@
 #include "record/exporter_metrics.h"
 #include "record/exposition.h"
 #include "record/request_metrics.h"
+#include "record/spend_ledger.h"
 #include "transport/http_servers.h"
 #include "transport/otlp_server.h"
 #include "transport/source_networks.h"
@@ -128,6 +129,9 @@ int main(int argc, char** argv) {
     EventPipeline pipeline(EventParser(config.attribution_labels), prices, request_metrics, exporter_metrics,
                            &request_ids);
     pipeline.SetTimeWindow({flags.ingest_max_event_age.count(), flags.ingest_max_clock_skew.count()});
+    SpendLedger ledger(config);
+    pipeline.SetSpendLedger(&ledger);
+    exposition.AddCollector([&ledger] { return ledger.Collect(); });
 
     // Restore before any listener starts, so no event lands in a half-restored state.
     std::optional<StateFile> state_file;
@@ -153,6 +157,7 @@ int main(int argc, char** argv) {
                {"format_version", std::to_string(loaded.format_version)},
                {"label_sets", std::to_string(request_metrics.label_sets())},
                {"request_ids", std::to_string(request_ids.size())},
+               {"spend_scopes_dropped", std::to_string(report.spend_scopes_dropped.size())},
                {"note", report.note},
                {"skipped_unknown_names", unknown}});
         }
@@ -185,10 +190,19 @@ int main(int argc, char** argv) {
     WebServerOptions web_options{flags.web_telemetry_path, flags.web_enable_lifecycle, LLM_COST_EXPORTER_VERSION};
     WebServer web(MustParseAddress("web.listen-address", flags.web_listen_address), web_options, exposition, reload,
                   security);
+    std::optional<PrometheusSpend> remote_spend;
+    if (!flags.budgets_prometheus_url.empty()) {
+      try {
+        remote_spend.emplace(flags.budgets_prometheus_url);
+      } catch (const std::invalid_argument& e) {
+        throw std::runtime_error(e.what());
+      }
+    }
     std::optional<IngestServer> ingest;
     if (!flags.ingest_listen_address.empty()) {
       ingest.emplace(MustParseAddress("ingest.listen-address", flags.ingest_listen_address), pipeline,
-                     flags.ingest_max_body_bytes, ingest_security, flags.ingest_max_queued_requests);
+                     flags.ingest_max_body_bytes, ingest_security, flags.ingest_max_queued_requests,
+                     ClientApi{&ledger, &prices, remote_spend ? &*remote_spend : nullptr});
     }
     std::optional<OtlpServer> otlp;
     if (!flags.otlp_listen_address.empty()) {

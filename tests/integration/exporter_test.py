@@ -257,7 +257,7 @@ class ExporterIntegrationTest(unittest.TestCase):
         for name in ["llm_requests_total", "llm_tokens_total", "llm_cost_usd_total", "llm_cache_savings_usd_total",
                      "llm_cache_write_premium_usd_total", "llm_unpriced_requests_total", "llm_request_duration_seconds",
                      "llm_time_to_first_token_seconds", "llm_request_input_tokens", "llm_request_output_tokens",
-                     "llm_request_cost_usd", "llm_budget_usd", "llm_exporter_build_info", "llm_exporter_events_total",
+                     "llm_request_cost_usd", "llm_budget_usd", "llm_spend_usd", "llm_exporter_build_info", "llm_exporter_events_total",
                      "llm_exporter_events_rejected_total", "llm_exporter_label_overflow_total",
                      "llm_exporter_pricing_info", "process_resident_memory_bytes"]:
             self.assertIn("# TYPE %s " % name, text)

@@ -83,6 +83,11 @@ def exposition(instance):
                                ("feature:search", "month", 50000), ("tenant:acme", "month", 100000),
                                ("tenant:acme", "day", 5000), ("tenant:globex", "month", 100000), ("feature:gone", "month", 0)):
         line("llm_budget_usd", {"scope": scope, "period": period}, usd)
+    # The spend ledger: every budget scope and global, each period, well in budget.
+    out.append("# TYPE llm_spend_usd gauge")
+    for scope in ("global", "feature:chat", "feature:search", "tenant:acme", "tenant:globex", "feature:gone"):
+        for period in ("day", "week", "month"):
+            line("llm_spend_usd", {"scope": scope, "period": period}, 0.01 * t)
     out.append("# TYPE llm_exporter_build_info gauge")
     line("llm_exporter_build_info", {"version": "0.1.0", "revision": "test"}, 1)
     out.append("# TYPE llm_exporter_events_total counter")
@@ -178,6 +183,8 @@ def main():
                 "llm_scope:budget_burn_rate:rate5m": 5,
                 "llm_scope:budget_spend:ratio_day": 2,
                 "llm_scope:budget_projected_spend:ratio_month": 5,
+                # 7 budgets > 0, each with its ledger series (summed over the replicas)
+                "llm_scope:budget_spend:ratio_period": 7,
                 "llm_feature:cost_usd:rate5m": 3,
                 "llm_tenant:cost_usd:rate1h": 2,
                 "llm_model:requests:share_rate30m": 3,

@@ -38,7 +38,7 @@ TEST(ExporterConfig, RejectsMistakesByName) {
   ExpectError("labels: {max_values: {nope: 3}}", "not an attribution label");
   ExpectError("labels: {colour: red}", "unknown key 'colour'");
   ExpectError("histograms: {cost_usd_buckets: [1, 0.5]}", "strictly increasing");
-  ExpectError("budgets: [{scope: global, period: week, usd: 5}]", "month or day");
+  ExpectError("budgets: [{scope: global, period: year, usd: 5}]", "one of day, week, month");
   ExpectError("budgets: [{scope: global, period: month, usd: -5}]", "positive");
   ExpectError("budgets: [{scope: 'customer:x', period: month, usd: 5}]", "attribution label");
   ExpectError("budgets: [{scope: global, period: month, usd: 5}, {scope: global, period: month, usd: 6}]", "duplicate");

@@ -109,14 +109,26 @@ ExporterConfig ParseYaml(const std::string& text, const std::string& origin) {
     std::set<std::pair<std::string, std::string>> seen;
     for (std::size_t i = 0; i < b.size(); ++i) {
       const std::string where = "budgets[" + std::to_string(i) + "]";
-      CheckKeys(b[i], {"scope", "period", "usd"}, origin, where);
+      CheckKeys(b[i], {"scope", "period", "usd", "warn_at", "block_at"}, origin, where);
       Budget budget;
       if (!b[i]["scope"] || !b[i]["period"] || !b[i]["usd"]) Fail(origin, where, "needs scope, period and usd");
       budget.scope = b[i]["scope"].as<std::string>();
       budget.period = b[i]["period"].as<std::string>();
       budget.usd = b[i]["usd"].as<double>();
-      if (budget.period != "month" && budget.period != "day") Fail(origin, where + ".period", "must be month or day");
+      if (std::find(kBudgetPeriodNames.begin(), kBudgetPeriodNames.end(), budget.period) == kBudgetPeriodNames.end()) {
+        std::string names;
+        for (const auto n : kBudgetPeriodNames) names += (names.empty() ? "" : ", ") + std::string(n);
+        Fail(origin, where + ".period", "must be one of " + names);
+      }
       if (!std::isfinite(budget.usd) || budget.usd <= 0) Fail(origin, where + ".usd", "must be a positive number");
+      if (b[i]["warn_at"]) budget.warn_at = b[i]["warn_at"].as<double>();
+      if (b[i]["block_at"]) budget.block_at = b[i]["block_at"].as<double>();
+      if (!std::isfinite(budget.block_at) || budget.block_at <= 0) {
+        Fail(origin, where + ".block_at", "must be a positive fraction of usd (1 = the whole budget)");
+      }
+      if (!std::isfinite(budget.warn_at) || budget.warn_at <= 0 || budget.warn_at > budget.block_at) {
+        Fail(origin, where + ".warn_at", "must be a positive fraction of usd, at most block_at");
+      }
       if (budget.scope != "global") {
         const auto colon = budget.scope.find(':');
         const std::string label = budget.scope.substr(0, colon);

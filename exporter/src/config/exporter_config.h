@@ -2,19 +2,34 @@
 // ExporterConfig: what a user sets in --config.file (YAML): attribution labels and
 // their caps, histogram buckets, budgets. Defaults match docs/metrics.md, so the
 // exporter runs without a config file.
+#include <array>
 #include <cstddef>
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace llmcost {
 
+// The calendar periods a budget and the spend ledger (record/spend_ledger.h) know,
+// in UTC: a day, an ISO week (Monday 00:00 to Monday), a calendar month.
+inline constexpr std::array<std::string_view, 3> kBudgetPeriodNames = {"day", "week", "month"};
+inline constexpr std::size_t kBudgetPeriodCount = kBudgetPeriodNames.size();
+// The scope every event counts in, whether or not it has a budget.
+inline constexpr std::string_view kGlobalScope = "global";
+// Fractions of a budget at which /v1/budgets reports `warn` and `exceeded`, unless a
+// budget sets its own warn_at / block_at.
+inline constexpr double kDefaultWarnAt = 0.8;
+inline constexpr double kDefaultBlockAt = 1.0;
+
 struct Budget {
   std::string scope;   // "global" or "<attribution label>:<value>"
-  std::string period;  // "month" or "day"
+  std::string period;  // one of kBudgetPeriodNames
   double usd = 0;
+  double warn_at = kDefaultWarnAt;    // state `warn` from spent >= warn_at * usd
+  double block_at = kDefaultBlockAt;  // state `exceeded` from spent >= block_at * usd
 };
 
 struct HistogramBuckets {

@@ -50,6 +50,10 @@ const std::map<std::string, FlagSpec>& Specs() {
                               [](Flags& f, const std::string& v) { f.udp_listen_address = v; return std::string(); }}},
       {"udp.read-buffer-bytes", {"Socket receive buffer for UDP ingest (SO_RCVBUF); 0 keeps the kernel default.", false,
                                  [](Flags& f, const std::string& v) { return SetNumber(f.udp_read_buffer_bytes, v, "udp.read-buffer-bytes"); }}},
+      {"budgets.prometheus-url", {"Prometheus-compatible query API (Prometheus, Thanos Query, Mimir) that scrapes every "
+                                  "replica: GET /v1/budgets answers from sum by (scope, period) (llm_spend_usd) there, "
+                                  "falling back to this exporter's own ledger when the query fails. (default: local ledger only)", false,
+                                  [](Flags& f, const std::string& v) { f.budgets_prometheus_url = v; return std::string(); }}},
       {"config.file", {"Configuration file (YAML): labels, caps, histograms, budgets.", false,
                        [](Flags& f, const std::string& v) { f.config_file = v; return std::string(); }}},
       {"pricing.file", {"Price table (YAML) replacing the one built into the binary; SIGHUP and /-/reload re-read it. "

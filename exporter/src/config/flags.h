@@ -35,6 +35,7 @@ struct Flags {
   std::string web_config_file;        // exporter-toolkit web config (TLS, basic auth); empty: none
   std::string web_ingest_token_file;  // bearer token for HTTP ingest; empty: no token
   std::string udp_allowed_networks;   // CIDR list for UDP sources; empty: all
+  std::string budgets_prometheus_url;  // GET /v1/budgets from the sum over replicas there; empty: local ledger
   bool show_version = false;
   bool show_help = false;
 };

@@ -146,6 +146,7 @@ void EventPipeline::RecordHeld(const UsageEvent& event, std::size_t i, Transport
     return;
   }
   request_metrics_.Record(event, cost);
+  if (ledger_ != nullptr) ledger_->Record(event, cost);
   exporter_metrics_.Accepted(transport);
   if (cost.unpriced != UnpricedReason::kNone) NoteUnpriced(cost, event);
   for (const CostPart& part : cost.others) {
@@ -189,6 +190,7 @@ MetricsState EventPipeline::Snapshot() const {
     state.requests = request_metrics_.Snapshot();
     state.exporter = exporter_metrics_.Snapshot();
     if (request_ids_ != nullptr) state.request_ids = request_ids_->Entries();
+    if (ledger_ != nullptr) state.spend = ledger_->Snapshot();
   }
   snapshots_waiting_.fetch_sub(1, std::memory_order_acq_rel);
   snapshots_waiting_.notify_all();
@@ -201,6 +203,7 @@ RestoreReport EventPipeline::Restore(const MetricsState& state) {
   request_metrics_.Restore(state.requests, report);
   if (!report.incompatible.empty()) return report;  // nothing was restored
   exporter_metrics_.Restore(state.exporter, report);
+  if (ledger_ != nullptr) ledger_->Restore(state.spend, report);
   exporter_metrics_.StateEntriesSkipped(report);
   if (request_ids_ != nullptr) request_ids_->Restore(state.request_ids, UnixSeconds());
   return report;

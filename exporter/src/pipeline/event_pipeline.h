@@ -21,6 +21,7 @@
 #include "record/metrics_state.h"
 #include "record/exporter_metrics.h"
 #include "record/request_metrics.h"
+#include "record/spend_ledger.h"
 
 namespace llmcost {
 
@@ -53,6 +54,9 @@ class EventPipeline {
                             Transport transport, std::size_t max_errors = 100);
 
   void SetTimeWindow(EventTimeWindow window) { window_ = window; }
+  // The spend ledger fed with every accepted event's cost (none: not kept). Set
+  // before Restore() and before any Ingest().
+  void SetSpendLedger(SpendLedger* ledger) { ledger_ = ledger; }
   // Returns the refusal for an event time outside the window, if any.
   static std::optional<EventError> CheckTime(const UsageEvent& event, std::int64_t now_unix,
                                              const EventTimeWindow& window);
@@ -85,6 +89,7 @@ class EventPipeline {
   RequestMetrics& request_metrics_;
   ExporterMetrics& exporter_metrics_;
   RequestIdWindow* request_ids_;
+  SpendLedger* ledger_ = nullptr;
   EventTimeWindow window_;
   // Shared by every batch being recorded, exclusive for a snapshot.
   mutable std::shared_mutex record_mu_;

@@ -16,6 +16,9 @@ Exposition::Exposition(std::shared_ptr<prometheus::Registry> registry, RequestMe
 std::string Exposition::Render() {
   const std::uint64_t token = request_metrics_.BeginScrape();
   auto families = registry_->Collect();
+  for (const auto& collect : collectors_) {
+    for (auto& f : collect()) families.push_back(std::move(f));
+  }
   for (auto& f : CollectProcessMetrics()) families.push_back(std::move(f));
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, families);

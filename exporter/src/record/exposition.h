@@ -5,9 +5,13 @@
 // of the telemetry path is not one: the web listener answers it without rendering.
 #include <prometheus/registry.h>
 
+#include <prometheus/metric_family.h>
+
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "record/request_metrics.h"
 
@@ -19,8 +23,14 @@ class Exposition {
  public:
   Exposition(std::shared_ptr<prometheus::Registry> registry, RequestMetrics& request_metrics);
   std::string Render();
+  // Families computed at scrape time (the spend ledger rolls its periods over then).
+  // Add before the first scrape.
+  void AddCollector(std::function<std::vector<prometheus::MetricFamily>()> collect) {
+    collectors_.push_back(std::move(collect));
+  }
 
  private:
+  std::vector<std::function<std::vector<prometheus::MetricFamily>()>> collectors_;
   std::shared_ptr<prometheus::Registry> registry_;
   RequestMetrics& request_metrics_;
 };

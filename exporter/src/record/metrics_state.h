@@ -73,9 +73,24 @@ struct ExporterCountersState {
   double udp_receive_dropped = 0;  // datagrams the kernel dropped (SO_RXQ_OVFL)
 };
 
+// One calendar period of a scope's spend ledger (record/spend_ledger.h): exact
+// pico-dollars, kept by the period's start so a restore after a rollover knows
+// which period they belong to.
+struct PeriodSpendState {
+  std::int64_t start_unix = 0;  // the UTC start of the period `spent_pusd` is for
+  std::int64_t spent_pusd = 0;
+  std::int64_t previous_pusd = 0;  // the period before it
+};
+
+struct ScopeSpendState {
+  std::string scope;                               // "global" or "<label>:<value>"
+  std::map<std::string, PeriodSpendState> periods;  // by kBudgetPeriodNames
+};
+
 struct MetricsState {
   RequestMetricsState requests;
   ExporterCountersState exporter;
+  std::vector<ScopeSpendState> spend;  // absent in files before the ledger: empty
   std::vector<std::pair<std::int64_t, std::uint64_t>> request_ids;  // (seen unix seconds, hash)
 };
 
@@ -87,6 +102,9 @@ struct RestoreReport {
   std::string note;          // non-empty: restored, but some histograms start from zero (why)
   std::map<std::string, double> skipped;  // kind -> entries skipped for an unknown name
   std::vector<std::string> unknown_names;  // "kind=name", the first few, for the log
+  // Spend ledger scopes in the file that no longer have a budget in the config
+  // (a config change, not data from a newer release): not restored, logged.
+  std::vector<std::string> spend_scopes_dropped;
 
   void Unknown(std::string_view kind, std::string_view name) {
     skipped[std::string(kind)] += 1;
@@ -99,8 +117,8 @@ struct RestoreReport {
 
 // The kinds of name a state file entry is keyed by (the `kind` label of
 // llm_exporter_state_entries_skipped_total).
-inline constexpr std::array<std::string_view, 8> kStateNameKinds = {
+inline constexpr std::array<std::string_view, 9> kStateNameKinds = {
     "token_type", "cost_type", "status", "unpriced_reason", "transport", "event_result", "reject_reason",
-    "histogram"};
+    "histogram", "spend_period"};
 
 }  // namespace llmcost

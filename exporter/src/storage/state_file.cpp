@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cmath>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -57,8 +58,17 @@ json ToJson(const MetricsState& s) {
     for (const auto& [name, one] : h.by_name) by_name[name] = {{"buckets", one.bucket_counts}, {"sum", one.sum}};
     histograms.push_back({{"labels", h.labels}, {"histograms", by_name}});
   }
+  json spend = json::array();
+  for (const auto& scope : s.spend) {
+    json periods = json::object();
+    for (const auto& [name, p] : scope.periods) {
+      periods[name] = {{"start_unix", p.start_unix}, {"spent_pusd", p.spent_pusd}, {"previous_pusd", p.previous_pusd}};
+    }
+    spend.push_back({{"scope", scope.scope}, {"periods", periods}});
+  }
   const auto& e = s.exporter;
   return {{"bucket_bounds", r.bucket_bounds},
+          {"spend", spend},
           {"requests", requests},
           {"groups", groups},
           {"unpriced", unpriced},
@@ -99,6 +109,14 @@ class Reader {
     if (!j.is_number()) Bad(path, "not a number");
     const double v = j.get<double>();
     if (!std::isfinite(v) || v < 0 || v > kMaxStateCount) Bad(path, "not a finite count in [0, 2^53]");
+    return v;
+  }
+  // An exact integer (pico-dollars, unix seconds); non_negative for amounts.
+  static std::int64_t Int64(const json& j, const std::string& path, bool non_negative) {
+    if (!j.is_number_integer()) Bad(path, "not an integer");
+    if (j.is_number_unsigned() && j.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) Bad(path, "out of range");
+    const std::int64_t v = j.get<std::int64_t>();
+    if (non_negative && v < 0) Bad(path, "negative");
     return v;
   }
   static double WholeCount(const json& j, const std::string& path) {
@@ -236,6 +254,28 @@ MetricsState FromJsonV2(const json& j) {
   }
   s.exporter.label_overflow = R::WholeCountsByValue(R::At(e, "exporter", "label_overflow"), "exporter.label_overflow");
   s.exporter.udp_receive_dropped = R::WholeCount(R::At(e, "exporter", "udp_receive_dropped"), "exporter.udp_receive_dropped");
+  // The spend ledger came after the first v2 files: absent means no ledger yet.
+  if (const auto it = j.find("spend"); it != j.end()) {
+    const json& spend = R::Array(*it, "spend");
+    for (std::size_t i = 0; i < spend.size(); ++i) {
+      const std::string path = "spend[" + std::to_string(i) + "]";
+      ScopeSpendState scope;
+      const json& name = R::At(spend[i], path, "scope");
+      if (!name.is_string() || name.get_ref<const std::string&>().empty() || name.get_ref<const std::string&>().size() > 256) {
+        R::Bad(path + ".scope", "not a scope name (1-256 characters)");
+      }
+      scope.scope = name.get<std::string>();
+      for (const auto& [period, p] : R::Object(R::At(spend[i], path, "periods"), path + ".periods").items()) {
+        const std::string pp = path + ".periods." + R::Name(period, path + ".periods");
+        PeriodSpendState ps;
+        ps.start_unix = R::Int64(R::At(p, pp, "start_unix"), pp + ".start_unix", false);
+        ps.spent_pusd = R::Int64(R::At(p, pp, "spent_pusd"), pp + ".spent_pusd", true);
+        ps.previous_pusd = R::Int64(R::At(p, pp, "previous_pusd"), pp + ".previous_pusd", true);
+        scope.periods[period] = ps;
+      }
+      s.spend.push_back(std::move(scope));
+    }
+  }
   return s;
 }
 

@@ -156,7 +156,8 @@ HttpService WebService(const WebServerOptions& options, Exposition& exposition, 
   return s;
 }
 
-HttpService IngestService(EventPipeline& pipeline, std::size_t max_body_bytes, const HttpSecurity& security) {
+HttpService IngestService(EventPipeline& pipeline, std::size_t max_body_bytes, const HttpSecurity& security,
+                          ClientApi api) {
   HttpService s;
   s.headers = ConfiguredHeaders(security);
   s.body_rule = [max_body_bytes](std::string_view method, std::string_view path) {
@@ -195,7 +196,7 @@ HttpService IngestService(EventPipeline& pipeline, std::size_t max_body_bytes, c
     }
     return Overloaded(pipeline);
   };
-  s.handle = [&pipeline, max_body_bytes, token, basic, unauthorized](const HttpRequest& req) -> HttpResponse {
+  s.handle = [&pipeline, max_body_bytes, token, basic, unauthorized, api](const HttpRequest& req) -> HttpResponse {
     const std::string_view authorization = req.Header("Authorization");
     if (token) {
       if (!token->Accepts(authorization)) return unauthorized(false);
@@ -203,6 +204,7 @@ HttpService IngestService(EventPipeline& pipeline, std::size_t max_body_bytes, c
       const AuthCheck check = basic->Check(authorization);
       if (check != AuthCheck::kAccepted) return unauthorized(check == AuthCheck::kBusy);
     }
+    if (IsClientApiPath(req.path)) return ServeClientApi(api, req);
     if (req.path != kEventsPath) return JsonError(404, "not found; POST usage events to /v1/events");
     if (req.method != "POST") return JsonError(405, "method not allowed; POST usage events to /v1/events").Header("Allow", "POST");
     std::string inflated;
@@ -238,8 +240,8 @@ WebServer::WebServer(const ListenAddress& address, const WebServerOptions& optio
                    WebService(options, exposition, std::move(reload), security)) {}
 
 IngestServer::IngestServer(const ListenAddress& address, EventPipeline& pipeline, std::size_t max_body_bytes,
-                           const HttpSecurity& security, std::size_t max_queued)
+                           const HttpSecurity& security, std::size_t max_queued, ClientApi api)
     : HttpListener("ingest", address, Tls(security), IngestListenerLimits(max_body_bytes, max_queued),
-                   IngestService(pipeline, max_body_bytes, security)) {}
+                   IngestService(pipeline, max_body_bytes, security, api)) {}
 
 }  // namespace llmcost

@@ -2,7 +2,8 @@
 // The two HTTP listeners:
 //   WebServer    -- what Prometheus and operators use: landing page, /metrics,
 //                   /-/healthy, /-/ready, POST /-/reload (with --web.enable-lifecycle).
-//   IngestServer -- what applications use: POST /v1/events. Loopback by default,
+//   IngestServer -- what applications use: POST /v1/events, and GET /v1/budgets and
+//                   /v1/prices (transport/client_api.h). Loopback by default,
 //                   because whoever can write here can create or hide spend.
 // Each is an HttpListener (sockets, TLS, deadlines, bounds) serving an HttpService
 // of plain functions; WebService() and IngestService() build those, so every
@@ -15,6 +16,7 @@
 #include "pipeline/event_pipeline.h"
 #include "record/exposition.h"
 #include "transport/basic_auth.h"
+#include "transport/client_api.h"
 #include "transport/http_listener.h"
 #include "transport/ingest_auth.h"
 #include "transport/listen_address.h"
@@ -42,7 +44,9 @@ inline constexpr std::string_view kEventsPath = "/v1/events";
 // reload: returns "" on success, else the error (the old price table stays).
 HttpService WebService(const WebServerOptions& options, Exposition& exposition, std::function<std::string()> reload,
                        const HttpSecurity& security);
-HttpService IngestService(EventPipeline& pipeline, std::size_t max_body_bytes, const HttpSecurity& security);
+// api: what GET /v1/budgets and /v1/prices read (behind the same authentication).
+HttpService IngestService(EventPipeline& pipeline, std::size_t max_body_bytes, const HttpSecurity& security,
+                          ClientApi api = {});
 
 ListenerLimits WebListenerLimits();
 ListenerLimits IngestListenerLimits(std::size_t max_body_bytes, std::size_t max_queued);
@@ -57,7 +61,7 @@ class IngestServer : public HttpListener {
  public:
   // max_queued: complete requests waiting for a worker before new ones get 429.
   IngestServer(const ListenAddress& address, EventPipeline& pipeline, std::size_t max_body_bytes,
-               const HttpSecurity& security = {}, std::size_t max_queued = 64);
+               const HttpSecurity& security = {}, std::size_t max_queued = 64, ClientApi api = {});
 };
 
 }  // namespace llmcost
