@@ -12,6 +12,7 @@
 #include "pricing/price_book.h"
 #include "pricing/pricer.h"
 #include "record/exposition.h"
+#include "record/task_tracker.h"
 
 namespace llmcost {
 namespace {
@@ -42,8 +43,14 @@ struct World {
   ExporterMetrics exporter{*registry, config, "bench", "bench"};
   RequestMetrics requests{*registry, config, exporter};
   PriceBook prices{Prices()};
-  EventPipeline pipeline{EventParser(config.attribution_labels), prices, requests, exporter};
+  TaskTracker tasks{*registry, config};
+  EventPipeline pipeline{EventParser(config.attribution_labels, config.tasks.id_fields), prices, requests, exporter};
   Exposition exposition{registry, requests};
+  explicit World(bool track_tasks = true) {
+    if (!track_tasks) return;
+    pipeline.SetTaskTracker(&tasks);  // kEvent carries a task_id: every event takes the tracker's path
+    exposition.AddScrapeHook([this] { tasks.Refresh(); });
+  }
 };
 
 void BM_SplitAndParse(benchmark::State& state) {
@@ -77,6 +84,35 @@ void BM_IngestOneEvent(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_IngestOneEvent);
+
+// The same without the task tracker: the difference is the tracker's cost per event.
+void BM_IngestOneEventNoTaskTracker(benchmark::State& state) {
+  World w(false);
+  w.pipeline.Ingest(kEvent, Transport::kUdp, 0);
+  w.exposition.Render();
+  for (auto _ : state) w.pipeline.Ingest(kEvent, Transport::kUdp, 0);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_IngestOneEventNoTaskTracker);
+
+// A new task id on every event (worst case: insert, and eviction once the table
+// is full at tasks.max_tasks).
+void BM_IngestDistinctTasks(benchmark::State& state) {
+  World w;
+  w.pipeline.Ingest(kEvent, Transport::kUdp, 0);
+  w.exposition.Render();
+  std::string e = kEvent;
+  const std::size_t at = e.find("conv-42");
+  std::uint64_t n = 0;
+  for (auto _ : state) {
+    const std::string id = std::to_string(n++ % 1'000'000'000ULL);
+    std::string body = e.substr(0, at) + id + e.substr(at + 7);
+    w.pipeline.Ingest(body, Transport::kUdp, 0);
+  }
+  state.counters["active_tasks"] = static_cast<double>(w.tasks.active());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_IngestDistinctTasks);
 
 // /metrics render at N label sets (each is ~15 request series + shared histograms).
 void BM_Render(benchmark::State& state) {

@@ -23,6 +23,7 @@
 #include "record/exporter_metrics.h"
 #include "record/exposition.h"
 #include "record/request_metrics.h"
+#include "record/task_tracker.h"
 #include "transport/http_servers.h"
 #include "transport/source_networks.h"
 #include "storage/checkpointer.h"
@@ -107,10 +108,13 @@ int main(int argc, char** argv) {
     exporter_metrics.PricingLoaded(*prices.Current());
     RequestMetrics request_metrics(*registry, config, exporter_metrics);
     request_metrics.SetZeroFirstDuration(flags.web_zero_first_duration);
+    TaskTracker task_tracker(*registry, config);
     Exposition exposition(registry, request_metrics);
+    exposition.AddScrapeHook([&task_tracker] { task_tracker.Refresh(); });
     RequestIdWindow request_ids(flags.ingest_dedupe_max_ids, flags.ingest_dedupe_window.count());
-    EventPipeline pipeline(EventParser(config.attribution_labels), prices, request_metrics, exporter_metrics,
+    EventPipeline pipeline(EventParser(config.attribution_labels, config.tasks.id_fields), prices, request_metrics, exporter_metrics,
                            &request_ids);
+    pipeline.SetTaskTracker(&task_tracker);
     pipeline.SetTimeWindow({flags.ingest_max_event_age.count(), flags.ingest_max_clock_skew.count()});
 
     // Restore before any listener starts, so no event lands in a half-restored state.

@@ -5,8 +5,11 @@
 #include <cstddef>
 #include <map>
 #include <stdexcept>
+#include <cstdint>
 #include <string>
 #include <vector>
+
+#include "event/usage_event.h"
 
 namespace llmcost {
 
@@ -24,6 +27,27 @@ struct HistogramBuckets {
   std::vector<double> cost_usd{0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10};
 };
 
+// When a task counts as a runaway: MORE than this many hops (requests), this cost
+// or this long from its first to its latest request.
+struct RunawayLimits {
+  std::uint64_t hops = 12;
+  std::int64_t cost_pico = 500'000'000'000;  // 0.50 USD
+  std::int64_t duration_seconds = 30 * 60;
+};
+
+// The task tracker (record/task_tracker.h): which fields name a task, when a task
+// ends, how many are kept, and the runaway limits (per feature where given; a
+// feature's entry replaces only the limits it names).
+struct TaskConfig {
+  std::vector<std::string> id_fields = kDefaultTaskIdFields;
+  std::int64_t idle_timeout_seconds = 10 * 60;
+  std::size_t max_tasks = 100'000;
+  RunawayLimits runaway;
+  std::map<std::string, RunawayLimits> runaway_by_feature;
+  std::vector<double> hops_buckets{1, 2, 3, 5, 8, 12, 20, 30, 50, 100};
+  std::vector<double> cost_usd_buckets{0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10};
+};
+
 struct ExporterConfig {
   std::vector<std::string> attribution_labels{"feature", "tenant", "route"};
   std::string histogram_label = "feature";
@@ -39,6 +63,7 @@ struct ExporterConfig {
   std::size_t max_label_sets = 5000;
   HistogramBuckets buckets;
   std::vector<Budget> budgets;
+  TaskConfig tasks;
 
   std::size_t CapFor(const std::string& label) const;
 

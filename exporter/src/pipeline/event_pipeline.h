@@ -21,6 +21,7 @@
 #include "record/metrics_state.h"
 #include "record/exporter_metrics.h"
 #include "record/request_metrics.h"
+#include "record/task_tracker.h"
 
 namespace llmcost {
 
@@ -47,6 +48,8 @@ class EventPipeline {
   IngestResult Ingest(std::string_view body, Transport transport, std::size_t max_errors = 100);
 
   void SetTimeWindow(EventTimeWindow window) { window_ = window; }
+  // The task tracker fed every accepted, priced event (nullptr: none). Set before ingesting.
+  void SetTaskTracker(TaskTracker* tasks) { tasks_ = tasks; }
   // Returns the refusal for an event time outside the window, if any.
   static std::optional<EventError> CheckTime(const UsageEvent& event, std::int64_t now_unix,
                                              const EventTimeWindow& window);
@@ -74,6 +77,7 @@ class EventPipeline {
   RequestMetrics& request_metrics_;
   ExporterMetrics& exporter_metrics_;
   RequestIdWindow* request_ids_;
+  TaskTracker* tasks_ = nullptr;
   EventTimeWindow window_;
   // Shared by every batch being recorded, exclusive for a snapshot.
   mutable std::shared_mutex record_mu_;

@@ -5,9 +5,11 @@
 // of the telemetry path is not one: the web listener answers it without rendering.
 #include <prometheus/registry.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "record/request_metrics.h"
 
@@ -19,10 +21,14 @@ class Exposition {
  public:
   Exposition(std::shared_ptr<prometheus::Registry> registry, RequestMetrics& request_metrics);
   std::string Render();
+  // Run before every scrape collects the registry (recorders that compute gauges
+  // at scrape time, e.g. TaskTracker::Refresh). Add before serving.
+  void AddScrapeHook(std::function<void()> hook) { hooks_.push_back(std::move(hook)); }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   RequestMetrics& request_metrics_;
+  std::vector<std::function<void()>> hooks_;
 };
 
 }  // namespace llmcost
