@@ -46,6 +46,17 @@ int Fatal(const std::string& msg, const std::string& error) {
   return 1;
 }
 
+// Start-up errors from a file named by a flag name the flag, so the bare binary's
+// message says which flag to fix ("--pricing.file: /x: cannot open").
+template <typename Load>
+auto FromFlag(const std::string& flag, Load&& load) {
+  try {
+    return load();
+  } catch (const std::exception& e) {
+    throw std::runtime_error("--" + flag + ": " + e.what());
+  }
+}
+
 ListenAddress MustParseAddress(const std::string& flag, const std::string& text) {
   auto a = ParseListenAddress(text);
   if (!a) throw std::runtime_error("--" + flag + ": '" + text + "' is not host:port");
@@ -100,11 +111,15 @@ int main(int argc, char** argv) {
 
   try {
     const ExporterConfig config =
-        flags.config_file.empty() ? ExporterConfig{} : ExporterConfig::LoadFile(flags.config_file);
+        flags.config_file.empty()
+            ? ExporterConfig{}
+            : FromFlag("config.file", [&] { return ExporterConfig::LoadFile(flags.config_file); });
     auto registry = std::make_shared<prometheus::Registry>();
     ExporterMetrics exporter_metrics(*registry, config, LLM_COST_EXPORTER_VERSION, LLM_COST_EXPORTER_REVISION);
     // No --pricing.file: the table built into the binary (the shipped prices.yml).
-    PriceBook prices(flags.pricing_file.empty() ? PriceTable::Embedded() : PriceTable::LoadFile(flags.pricing_file));
+    PriceBook prices(flags.pricing_file.empty()
+                         ? PriceTable::Embedded()
+                         : FromFlag("pricing.file", [&] { return PriceTable::LoadFile(flags.pricing_file); }));
     exporter_metrics.PricingLoaded(*prices.Current());
     RequestMetrics request_metrics(*registry, config, exporter_metrics);
     request_metrics.SetZeroFirstDuration(flags.web_zero_first_duration);

@@ -4,10 +4,12 @@ doc marks it. A marker is an HTML comment on the line before the block:
 
   <!-- docs-test: skip: <reason> -->       not run here (Docker, your own Prometheus...);
                                            the reason is printed
-  <!-- docs-test: background: <URL> -->    a server: started, and the next blocks run once
-  <!-- docs-test: background: output "X" -->  <URL> answers 200 (or its output shows X);
-                                           stopped (SIGTERM to its process group, by pid)
-                                           at the end of the document
+  <!-- docs-test: background: <URL> [note] -->  a server: started, and the next blocks run
+  <!-- docs-test: background: output "X" -->   once <URL> answers 200 (or its output shows
+                                           X); stopped (SIGTERM to its process group, by
+                                           pid) when the next background block starts or
+                                           at the end of the document. Lines after the
+                                           server's command in the block never run.
   <!-- docs-test: install -->              `sudo cmake --install build`: run as
                                            `DESTDIR=<tmp> cmake --install <build dir>`; later
                                            blocks get <tmp>/usr/local/bin first on PATH and
@@ -78,7 +80,7 @@ class Background:
 
     def wait_ready(self, what):
         deadline = time.monotonic() + BACKGROUND_TIMEOUT
-        url = None if what.startswith("output") else what
+        url = None if what.startswith("output") else what.split()[0]
         needle = what.split('"')[1] if url is None else None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -96,6 +98,8 @@ class Background:
         return "not ready within %s s (%s):\n%s" % (BACKGROUND_TIMEOUT, what, self.output()[-3000:])
 
     def stop(self):
+        if self.log.closed:
+            return
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -141,6 +145,8 @@ def run_doc(doc, tmp):
                 continue
             script = text.replace("/etc/llm-cost-exporter/", etc_map) if etc_map else text
             if kind == "background":
+                for old in background:
+                    old.stop()  # one server at a time: the next one may use the same ports
                 bg = Background(script, env, os.path.join(tmp, "bg-%d.log" % line))
                 background.append(bg)
                 err = bg.wait_ready(arg)
@@ -164,7 +170,7 @@ def run_doc(doc, tmp):
             if res.returncode != 0:
                 problems.append("%s: exit %d:\n%s\n%s" % (where, res.returncode, text, out[-3000:]))
             counts["ran"] += 1
-        for bg in background:
+        for bg in background[-1:]:
             if bg.proc.poll() is not None:
                 problems.append("%s: a background block exited early (%s):\n%s"
                                 % (doc, bg.proc.returncode, bg.output()[-2000:]))

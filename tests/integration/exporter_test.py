@@ -406,7 +406,15 @@ class PriceReloadTest(unittest.TestCase):
         r = subprocess.run([BINARY, "--pricing.file=/nonexistent.yml", "--web.listen-address=127.0.0.1:0",
                             "--ingest.listen-address=", "--udp.listen-address="], capture_output=True, timeout=10)
         self.assertEqual(r.returncode, 1)
-        self.assertIn(b"/nonexistent.yml: cannot open", r.stderr)
+        self.assertIn(b"--pricing.file: /nonexistent.yml: cannot open: No such file or directory", r.stderr)
+
+    def test_start_up_file_errors_name_the_flag_and_the_reason(self):
+        off = ["--web.listen-address=127.0.0.1:0", "--ingest.listen-address=", "--udp.listen-address="]
+        for flag in ("--config.file", "--web.config.file", "--web.ingest-token-file"):
+            r = subprocess.run([BINARY, flag + "=/nonexistent.yml"] + off, capture_output=True, timeout=10)
+            self.assertEqual(r.returncode, 1, flag)
+            self.assertIn(flag.encode(), r.stderr)
+            self.assertIn(b"/nonexistent.yml", r.stderr)
 
 
 if __name__ == "__main__":

@@ -151,9 +151,15 @@ echo
 curl -sf -X POST http://127.0.0.1:10430/v1/events -d '{"model":"claude-haiku-4-5","usage":{"input_tokens":1000000}}'
 echo
 sleep 0.3
+# The first scrape shows the new label set at zero; with no flags it stays at zero for
+# the default --web.zero-first-duration (30 s), then shows its value. Bounded at 60 s.
 curl -sf http://127.0.0.1:10429/metrics >/dev/null
-sleep 0.3
-curl -sf http://127.0.0.1:10429/metrics
+for i in $(seq 60); do
+  sleep 1
+  curl -sf http://127.0.0.1:10429/metrics >metrics.txt
+  grep -q '^llm_cost_usd_total{.*cost_type="input".*model="claude-haiku-4-5".* [1-9]' metrics.txt && break
+done
+cat metrics.txt
 kill -TERM $pid
 wait $pid
 """

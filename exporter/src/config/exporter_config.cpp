@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
+#include <cstring>
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -195,7 +197,7 @@ std::size_t ExporterConfig::CapFor(const std::string& label) const {
 
 ExporterConfig ExporterConfig::LoadFile(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw ConfigError(path + ": cannot open");
+  if (!in) throw ConfigError(path + ": cannot open: " + std::strerror(errno));
   std::stringstream buf;
   buf << in.rdbuf();
   return Parse(buf.str(), path);

@@ -37,6 +37,10 @@ std::string_view UnpricedHint(UnpricedReason reason) {
     case UnpricedReason::kUnsupportedOption:
       return "the model's price entry cannot price this option (speed, US-only inference, batch with fast): "
              "add the factor to its entry if Anthropic publishes one, or report cost_usd";
+    case UnpricedReason::kUnpublishedRate:
+      return "the price file marks a rate this request needs as unpublished: never guessed; report cost_usd";
+    case UnpricedReason::kUnpublishedCredit:
+      return "a fallback credit's size is not published: the cost recorded is an upper bound";
     case UnpricedReason::kNone:
       break;
   }

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
+#include <cstring>
 #include <algorithm>
 #include <fstream>
 #include <limits>
@@ -89,7 +91,7 @@ std::int64_t ParseDate(const std::string& text, std::string_view origin, const s
 
 std::shared_ptr<const PriceTable> PriceTable::LoadFile(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw PriceTableError(path + ": cannot open");
+  if (!in) throw PriceTableError(path + ": cannot open: " + std::strerror(errno));
   std::stringstream buf;
   buf << in.rdbuf();
   return Parse(buf.str(), path);
