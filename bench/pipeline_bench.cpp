@@ -12,6 +12,7 @@
 #include "pricing/price_book.h"
 #include "pricing/pricer.h"
 #include "record/exposition.h"
+#include "record/prompt_repeats.h"
 #include "record/task_tracker.h"
 
 namespace llmcost {
@@ -23,7 +24,7 @@ const std::string kEvent =
     R"({"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":0},"server_tool_use":)"
     R"({"web_search_requests":0},"service_tier":"standard"},"latency_ms":2300,"ttft_ms":420,)"
     R"("status":200,"error_type":null,"stop_reason":"end_turn","batch":false,)"
-    R"("labels":{"feature":"chat","tenant":"acme","route":"/api/chat"},"request_id":"msg_01","task_id":"conv-42"})";
+    R"("labels":{"feature":"chat","tenant":"acme","route":"/api/chat"},"request_id":"msg_01","task_id":"conv-42","prompt_hash":"9f2c1e"})";
 
 std::shared_ptr<const PriceTable> Prices() {
   static auto t = PriceTable::LoadFile(std::string(LLM_COST_SOURCE_DIR) + "/exporter/pricing/prices.yml");
@@ -44,12 +45,16 @@ struct World {
   RequestMetrics requests{*registry, config, exporter};
   PriceBook prices{Prices()};
   TaskTracker tasks{*registry, config};
+  PromptRepeats prompts{*registry, config, TaskTracker::SteadyMs};
   EventPipeline pipeline{EventParser(config.attribution_labels, config.tasks.id_fields), prices, requests, exporter};
   Exposition exposition{registry, requests};
   explicit World(bool track_tasks = true) {
     if (!track_tasks) return;
-    pipeline.SetTaskTracker(&tasks);  // kEvent carries a task_id: every event takes the tracker's path
+    // kEvent carries a task_id and a prompt_hash: every event takes both recorders' paths.
+    pipeline.SetTaskTracker(&tasks);
+    pipeline.SetPromptRepeats(&prompts);
     exposition.AddScrapeHook([this] { tasks.Refresh(); });
+    exposition.AddScrapeHook([this] { prompts.Refresh(); });
   }
 };
 
@@ -85,7 +90,8 @@ void BM_IngestOneEvent(benchmark::State& state) {
 }
 BENCHMARK(BM_IngestOneEvent);
 
-// The same without the task tracker: the difference is the tracker's cost per event.
+// The same without the task tracker and the prompt-repeat detector: the
+// difference is their cost per event.
 void BM_IngestOneEventNoTaskTracker(benchmark::State& state) {
   World w(false);
   w.pipeline.Ingest(kEvent, Transport::kUdp, 0);

@@ -101,7 +101,7 @@ ExporterConfig ParseYaml(const std::string& text, const std::string& origin) {
   ExporterConfig c;
   const YAML::Node root = YAML::Load(text);
   if (root.IsNull()) return c;  // an empty file means defaults
-  CheckKeys(root, {"labels", "histograms", "budgets", "tasks"}, origin, "top level");
+  CheckKeys(root, {"labels", "histograms", "budgets", "tasks", "prompts"}, origin, "top level");
 
   if (const YAML::Node l = root["labels"]) {
     CheckKeys(l, {"attribution", "histogram_label", "max_values_per_label", "max_values", "max_models",
@@ -185,6 +185,23 @@ ExporterConfig ParseYaml(const std::string& text, const std::string& origin) {
     }
   }
   if (const YAML::Node t = root["tasks"]) ParseTasks(t, origin, c.tasks);
+  if (const YAML::Node p = root["prompts"]) {
+    CheckKeys(p, {"window_seconds", "max_repeats", "max_hashes"}, origin, "prompts");
+    if (p["window_seconds"]) {
+      c.prompts.window_seconds = p["window_seconds"].as<std::int64_t>();
+      if (c.prompts.window_seconds < 1 || c.prompts.window_seconds > 3600) Fail(origin, "prompts.window_seconds", "must be between 1 and 3600");
+    }
+    if (p["max_repeats"]) {
+      const auto n = p["max_repeats"].as<std::int64_t>();
+      if (n < 1 || n > 1000) Fail(origin, "prompts.max_repeats", "must be between 1 and 1000");
+      c.prompts.max_repeats = static_cast<std::uint32_t>(n);
+    }
+    if (p["max_hashes"]) {
+      const auto n = p["max_hashes"].as<std::int64_t>();
+      if (n < 1 || n > 10'000'000) Fail(origin, "prompts.max_hashes", "must be between 1 and 10000000");
+      c.prompts.max_hashes = static_cast<std::size_t>(n);
+    }
+  }
   return c;
 }
 

@@ -48,6 +48,15 @@ struct TaskConfig {
   std::vector<double> cost_usd_buckets{0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10};
 };
 
+// Repeated prompts (record/prompt_repeats.h): a request is a repeat when its
+// prompt_hash was already seen at least max_repeats times in the feature within
+// the last window_seconds (so the 6th identical prompt in 60 s is the first repeat).
+struct PromptConfig {
+  std::int64_t window_seconds = 60;
+  std::uint32_t max_repeats = 5;
+  std::size_t max_hashes = 100'000;
+};
+
 struct ExporterConfig {
   std::vector<std::string> attribution_labels{"feature", "tenant", "route"};
   std::string histogram_label = "feature";
@@ -64,6 +73,7 @@ struct ExporterConfig {
   HistogramBuckets buckets;
   std::vector<Budget> budgets;
   TaskConfig tasks;
+  PromptConfig prompts;
 
   std::size_t CapFor(const std::string& label) const;
 

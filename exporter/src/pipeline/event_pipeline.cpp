@@ -119,6 +119,7 @@ IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, s
     }
     request_metrics_.Record(event, cost);
     if (tasks_ != nullptr) tasks_->Record(event, cost);
+    if (prompts_ != nullptr) prompts_->Record(event, cost);
     exporter_metrics_.Accepted(transport);
     if (cost.unpriced != UnpricedReason::kNone) NoteUnpriced(cost, event);
     for (const CostPart& part : cost.others) {

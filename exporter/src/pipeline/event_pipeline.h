@@ -21,6 +21,7 @@
 #include "record/metrics_state.h"
 #include "record/exporter_metrics.h"
 #include "record/request_metrics.h"
+#include "record/prompt_repeats.h"
 #include "record/task_tracker.h"
 
 namespace llmcost {
@@ -50,6 +51,8 @@ class EventPipeline {
   void SetTimeWindow(EventTimeWindow window) { window_ = window; }
   // The task tracker fed every accepted, priced event (nullptr: none). Set before ingesting.
   void SetTaskTracker(TaskTracker* tasks) { tasks_ = tasks; }
+  // The repeated-prompt detector, likewise (nullptr: none).
+  void SetPromptRepeats(PromptRepeats* prompts) { prompts_ = prompts; }
   // Returns the refusal for an event time outside the window, if any.
   static std::optional<EventError> CheckTime(const UsageEvent& event, std::int64_t now_unix,
                                              const EventTimeWindow& window);
@@ -78,6 +81,7 @@ class EventPipeline {
   ExporterMetrics& exporter_metrics_;
   RequestIdWindow* request_ids_;
   TaskTracker* tasks_ = nullptr;
+  PromptRepeats* prompts_ = nullptr;
   EventTimeWindow window_;
   // Shared by every batch being recorded, exclusive for a snapshot.
   mutable std::shared_mutex record_mu_;
