@@ -26,6 +26,7 @@
 #include "record/request_metrics.h"
 #include "record/task_tracker.h"
 #include "transport/http_servers.h"
+#include "transport/otlp_server.h"
 #include "transport/source_networks.h"
 #include "storage/checkpointer.h"
 #include "storage/state_file.h"
@@ -197,6 +198,17 @@ int main(int argc, char** argv) {
       ingest.emplace(MustParseAddress("ingest.listen-address", flags.ingest_listen_address), pipeline,
                      flags.ingest_max_body_bytes, ingest_security, flags.ingest_max_queued_requests);
     }
+    std::optional<OtlpServer> otlp;
+    if (!flags.otlp_listen_address.empty()) {
+      OtlpOptions otlp_options;
+      otlp_options.max_body_bytes = flags.ingest_max_body_bytes;
+      otlp_options.max_queued = flags.ingest_max_queued_requests;
+      for (const auto& [label, attributes] : config.otlp_labels) otlp_options.mapping.labels.push_back({label, attributes});
+      otlp_options.mapping.cache_write_default =
+          config.otlp_cache_writes_1h ? TokenType::kCacheWrite1h : TokenType::kCacheWrite5m;
+      otlp.emplace(MustParseAddress("otlp.listen-address", flags.otlp_listen_address), pipeline, exporter_metrics,
+                   otlp_options, ingest_security);
+    }
     std::optional<UdpListener> udp;
     if (!flags.udp_listen_address.empty()) {
       udp.emplace(MustParseAddress("udp.listen-address", flags.udp_listen_address), pipeline,
@@ -208,12 +220,14 @@ int main(int argc, char** argv) {
     if (checkpointer) checkpointer->Start();
     web.Start();
     if (ingest) ingest->Start();
+    if (otlp) otlp->Start();
     if (udp) udp->Start();
     Log(LogLevel::kInfo, "llm-cost-exporter started",
         {{"version", LLM_COST_EXPORTER_VERSION},
          {"web", flags.web_listen_address + " (port " + std::to_string(web.port()) + ")"},
          {"ingest", ingest ? flags.ingest_listen_address : "disabled"},
          {"udp", udp ? flags.udp_listen_address : "disabled"},
+         {"otlp", otlp ? flags.otlp_listen_address : "disabled"},
          {"pricing_as_of", prices.Current()->as_of()},
          {"pricing_table", prices.Current()->origin()},
          {"tls", web.tls() ? "on" : "off"},
@@ -245,6 +259,7 @@ int main(int argc, char** argv) {
       Log(LogLevel::kInfo, "udp intake stopped; queued datagrams drained", {{"datagrams", std::to_string(udp->drained())}});
     }
     if (ingest) ingest->Stop();
+    if (otlp) otlp->Stop();
     web.Stop();
     // Everything accepted is in the final checkpoint: intake stopped above.
     if (checkpointer && !checkpointer->StopAndFlush()) {

@@ -99,6 +99,8 @@ class ImageExporter(exporter_process.Exporter):
                  "--udp.listen-address": "127.0.0.1:%d" % self.ingest_port}
         self.cmd = [a if a.split("=", 1)[0] not in moved else a.split("=", 1)[0] + "=" + moved[a.split("=", 1)[0]]
                     for a in cmd]
+        # OTLP's default 127.0.0.1:4318 would be the host's (shared network): a free port instead.
+        self.cmd.append("--otlp.listen-address=127.0.0.1:%d" % self.otlp_port)
 
     def args(self):
         return ["buildah", "run", "--isolation=chroot", self.container, "--",
@@ -206,8 +208,10 @@ def check_container(container, entrypoint, cmd, health, revision):
         ex.send_udp(json.dumps({"model": "claude-sonnet-4-5", "usage": {"input_tokens": 100, "cache_read_input_tokens": 2000},
                                 "labels": {"feature": "image-udp", "tenant": "acme"}}))
         cost = exporter_process.total
+        # The image runs with the default --web.zero-first-duration (30 s): new label sets
+        # show their value only once that has passed since the first scrape showed them.
         s = ex.settle(lambda s: cost(s, "llm_cost_usd_total", feature="image-http") > 0
-                      and cost(s, "llm_cost_usd_total", feature="image-udp") > 0, timeout=15)
+                      and cost(s, "llm_cost_usd_total", feature="image-udp") > 0, timeout=60)
         want_http = (1247 * float(rates["input"]) + 612 * float(rates["output"])) / 1e6
         want_udp = (100 * float(rates["input"]) + 2000 * float(rates["cache_read"])) / 1e6
         for feature, want in (("image-http", want_http), ("image-udp", want_udp)):

@@ -44,6 +44,7 @@ class Exporter:
         self.tmp = tempfile.TemporaryDirectory(prefix="llm-cost-exporter-test-")
         self.web_port = free_port()
         self.ingest_port = free_port()
+        self.otlp_port = free_port()
         self.pricing_file = pricing_file
         self.config_file = None
         if config_text is not None:
@@ -64,11 +65,16 @@ class Exporter:
     def ingest(self):
         return "http://127.0.0.1:%d" % self.ingest_port
 
+    @property
+    def otlp(self):
+        return "http://127.0.0.1:%d" % self.otlp_port
+
     def args(self):
         a = [self.binary,
              "--web.listen-address=127.0.0.1:%d" % self.web_port,
              "--ingest.listen-address=127.0.0.1:%d" % self.ingest_port,
              "--udp.listen-address=127.0.0.1:%d" % self.ingest_port,
+             "--otlp.listen-address=127.0.0.1:%d" % self.otlp_port,
              "--pricing.file=%s" % self.pricing_file,
              # New label sets go live at the scrape after the one that showed their
              # zero (tests scrape in a loop; the default serves the zero for 30 s).

@@ -78,6 +78,7 @@ class FakeMessagesAPI:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 scenario, _, rest = self.path.strip("/").partition("/")
+                rest = rest.split("?", 1)[0]  # Claude Code posts /v1/messages?beta=true
                 key = self.headers.get("x-api-key") or self.headers.get("authorization", "").removeprefix("Bearer ")
                 api.requests.append((scenario, bool(body.get("stream")), key))
                 if rest != "v1/messages":

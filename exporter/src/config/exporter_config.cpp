@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "config/yaml_keys.h"
+#include "event/otlp_logs.h"
 
 namespace llmcost {
 namespace {
@@ -101,7 +102,7 @@ ExporterConfig ParseYaml(const std::string& text, const std::string& origin) {
   ExporterConfig c;
   const YAML::Node root = YAML::Load(text);
   if (root.IsNull()) return c;  // an empty file means defaults
-  CheckKeys(root, {"labels", "histograms", "budgets", "tasks", "prompts"}, origin, "top level");
+  CheckKeys(root, {"labels", "histograms", "budgets", "otlp", "tasks", "prompts"}, origin, "top level");
 
   if (const YAML::Node l = root["labels"]) {
     CheckKeys(l, {"attribution", "histogram_label", "max_values_per_label", "max_values", "max_models",
@@ -200,6 +201,39 @@ ExporterConfig ParseYaml(const std::string& text, const std::string& origin) {
       const auto n = p["max_hashes"].as<std::int64_t>();
       if (n < 1 || n > 10'000'000) Fail(origin, "prompts.max_hashes", "must be between 1 and 10000000");
       c.prompts.max_hashes = static_cast<std::size_t>(n);
+    }
+  }
+
+  if (const YAML::Node o = root["otlp"]) {
+    CheckKeys(o, {"labels", "cache_write_default"}, origin, "otlp");
+    if (const YAML::Node l = o["labels"]) {
+      if (!l.IsMap()) Fail(origin, "otlp.labels", "must map attribution labels to OTLP attribute names");
+      for (const auto& kv : l) {
+        const auto label = kv.first.as<std::string>();
+        const std::string where = "otlp.labels." + label;
+        if (std::find(c.attribution_labels.begin(), c.attribution_labels.end(), label) == c.attribution_labels.end()) {
+          Fail(origin, where, "not an attribution label (labels.attribution)");
+        }
+        std::vector<std::string> attributes;
+        if (kv.second.IsSequence()) {
+          for (const auto& a : kv.second) attributes.push_back(a.as<std::string>());
+        } else {
+          attributes.push_back(kv.second.as<std::string>());
+        }
+        if (attributes.empty()) Fail(origin, where, "needs at least one attribute name");
+        for (const auto& a : attributes) {
+          if (a.empty()) Fail(origin, where, "an attribute name is empty");
+          if (OtlpAttributeNeverALabel(a)) {
+            Fail(origin, where, "'" + a + "' is per session, user or prompt and never becomes a label");
+          }
+        }
+        c.otlp_labels.emplace_back(label, std::move(attributes));
+      }
+    }
+    if (const YAML::Node d = o["cache_write_default"]) {
+      const auto v = d.as<std::string>();
+      if (v != "1h" && v != "5m") Fail(origin, "otlp.cache_write_default", "must be 1h or 5m");
+      c.otlp_cache_writes_1h = v == "1h";
     }
   }
   return c;

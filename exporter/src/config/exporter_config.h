@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "event/usage_event.h"
@@ -74,6 +75,12 @@ struct ExporterConfig {
   std::vector<Budget> budgets;
   TaskConfig tasks;
   PromptConfig prompts;
+  // OTLP ingest (config `otlp`): attribution label -> the OTLP attributes it is
+  // read from (first present wins; record attributes before resource ones).
+  std::vector<std::pair<std::string, std::vector<std::string>>> otlp_labels;
+  // An undivided Claude Code cache_creation_tokens count: 1-hour writes (Claude
+  // Code's), or 5-minute ones (`otlp.cache_write_default: 5m`).
+  bool otlp_cache_writes_1h = true;
 
   std::size_t CapFor(const std::string& label) const;
 

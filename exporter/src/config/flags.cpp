@@ -36,6 +36,9 @@ const std::map<std::string, FlagSpec>& Specs() {
                                 [](Flags& f, const std::string& v) { f.web_enable_lifecycle = v != "false"; return std::string(); }}},
       {"ingest.listen-address", {"Address for HTTP ingest (POST /v1/events); empty disables. (default \"127.0.0.1:10430\")", false,
                                  [](Flags& f, const std::string& v) { f.ingest_listen_address = v; return std::string(); }}},
+      {"otlp.listen-address", {"Address for the OTLP/HTTP receiver (POST /v1/logs: Claude Code's api_request "
+                               "events); empty disables. Body size, queue and auth as ingest's. (default \"127.0.0.1:4318\")", false,
+                               [](Flags& f, const std::string& v) { f.otlp_listen_address = v; return std::string(); }}},
       {"ingest.max-body-bytes", {"Largest HTTP ingest body; larger ones get 413. (default 4194304)", false,
                                  [](Flags& f, const std::string& v) { return SetNumber(f.ingest_max_body_bytes, v, "ingest.max-body-bytes"); }}},
       {"ingest.max-queued-requests", {"HTTP ingest connections waiting for a worker before new ones get 429 "

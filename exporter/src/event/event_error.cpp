@@ -15,6 +15,7 @@ std::string_view RejectReasonName(RejectReason r) {
     case RejectReason::kOverloaded: return "overloaded";
     case RejectReason::kTooOld: return "too_old";
     case RejectReason::kInFuture: return "in_future";
+    case RejectReason::kMalformedProtobuf: return "malformed_protobuf";
   }
   return "unknown";
 }

@@ -14,9 +14,11 @@ enum class RejectReason : std::uint8_t {
   kUnauthorized, kDuplicate, kOverloaded,
   // The event's own time (ts) is older than --ingest.max-event-age, or later than
   // now + --ingest.max-clock-skew.
-  kTooOld, kInFuture
+  kTooOld, kInFuture,
+  // An OTLP body that is not a protobuf ExportLogsServiceRequest.
+  kMalformedProtobuf
 };
-inline constexpr std::size_t kRejectReasonCount = 11;
+inline constexpr std::size_t kRejectReasonCount = 12;
 std::string_view RejectReasonName(RejectReason r);
 
 struct EventError {

@@ -79,6 +79,9 @@ struct UsageEvent {
   std::optional<double> latency_seconds;
   std::optional<double> ttft_seconds;
   std::optional<double> client_cost_usd;
+  // A client's own figure kept for comparison only (Claude Code's cost_usd over
+  // OTLP): recorded in its own counter beside the exporter's price, never priced.
+  std::optional<double> reported_cost_usd;
   // Allowlisted attribution labels present in the event, as (name, raw value).
   std::vector<std::pair<std::string, std::string>> labels;
   std::string request_id;

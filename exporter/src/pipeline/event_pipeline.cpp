@@ -88,46 +88,72 @@ IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, s
     } else {
       error = parser_.ParseInto(std::get<JsonValue>(items[i]), i, event);
     }
-    const std::int64_t now = UnixSeconds();
-    if (!error) error = CheckTime(event, now, window_);
     if (error) {
       error->index = i;
-      CountRejectionHeld(transport, *error);
-      ++result.rejected;
-      if (result.errors.size() < max_errors) result.errors.push_back(std::move(*error));
+      Refuse(transport, std::move(*error), max_errors, result);
       continue;
     }
-    const RequestCost cost = PriceRequest(event, *table, now);
-    if (cost.overflow) {
-      EventError too_costly{i, "usage", RejectReason::kBadField,
-                            "the request's cost at the price table's rates exceeds 9,223,372 USD, more than "
-                            "is counted exactly; check the table's rates and factors"};
-      CountRejectionHeld(transport, too_costly);
-      ++result.rejected;
-      if (result.errors.size() < max_errors) result.errors.push_back(std::move(too_costly));
-      continue;
-    }
-    if (request_ids_ != nullptr && !event.request_id.empty() &&
-        !request_ids_->FirstSeen(event.request_id, UnixSeconds())) {
-      EventError dup{i, "request_id", RejectReason::kDuplicate,
-                     "request_id already counted within the dedupe window; not counted again"};
-      CountRejectionHeld(transport, dup);
-      ++result.rejected;
-      ++result.duplicates;
-      if (result.errors.size() < max_errors) result.errors.push_back(std::move(dup));
-      continue;
-    }
-    request_metrics_.Record(event, cost);
-    if (tasks_ != nullptr) tasks_->Record(event, cost);
-    if (prompts_ != nullptr) prompts_->Record(event, cost);
-    exporter_metrics_.Accepted(transport);
-    if (cost.unpriced != UnpricedReason::kNone) NoteUnpriced(cost, event);
-    for (const CostPart& part : cost.others) {
-      if (part.unpriced != UnpricedReason::kNone) NoteUnpriced(part, event);
-    }
-    ++result.accepted;
+    RecordHeld(event, i, transport, *table, max_errors, result);
   }
   return result;
+}
+
+IngestResult EventPipeline::IngestEvents(std::vector<ParseResult>& items, const std::vector<std::size_t>& positions,
+                                         Transport transport, std::size_t max_errors) {
+  IngestResult result;
+  const auto table = prices_.Current();
+  const auto hold = HoldForRecording();  // the whole batch or none of it in a checkpoint, as Ingest
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (auto* error = std::get_if<EventError>(&items[i])) {
+      Refuse(transport, std::move(*error), max_errors, result);
+      continue;
+    }
+    RecordHeld(std::get<UsageEvent>(items[i]), i < positions.size() ? positions[i] : i, transport, *table, max_errors,
+               result);
+  }
+  return result;
+}
+
+void EventPipeline::Refuse(Transport transport, EventError error, std::size_t max_errors, IngestResult& result) {
+  CountRejectionHeld(transport, error);
+  ++result.rejected;
+  if (error.reason == RejectReason::kDuplicate) ++result.duplicates;
+  if (result.errors.size() < max_errors) result.errors.push_back(std::move(error));
+}
+
+void EventPipeline::RecordHeld(const UsageEvent& event, std::size_t i, Transport transport, const PriceTable& table,
+                               std::size_t max_errors, IngestResult& result) {
+  const std::int64_t now = UnixSeconds();
+  if (auto error = CheckTime(event, now, window_)) {
+    error->index = i;
+    Refuse(transport, std::move(*error), max_errors, result);
+    return;
+  }
+  const RequestCost cost = PriceRequest(event, table, now);
+  if (cost.overflow) {
+    Refuse(transport,
+           {i, "usage", RejectReason::kBadField,
+            "the request's cost at the price table's rates exceeds 9,223,372 USD, more than "
+            "is counted exactly; check the table's rates and factors"},
+           max_errors, result);
+    return;
+  }
+  if (request_ids_ != nullptr && !event.request_id.empty() && !request_ids_->FirstSeen(event.request_id, UnixSeconds())) {
+    Refuse(transport,
+           {i, "request_id", RejectReason::kDuplicate,
+            "request_id already counted within the dedupe window; not counted again"},
+           max_errors, result);
+    return;
+  }
+  request_metrics_.Record(event, cost);
+  if (tasks_ != nullptr) tasks_->Record(event, cost);
+  if (prompts_ != nullptr) prompts_->Record(event, cost);
+  exporter_metrics_.Accepted(transport);
+  if (cost.unpriced != UnpricedReason::kNone) NoteUnpriced(cost, event);
+  for (const CostPart& part : cost.others) {
+    if (part.unpriced != UnpricedReason::kNone) NoteUnpriced(part, event);
+  }
+  ++result.accepted;
 }
 
 std::optional<EventError> EventPipeline::CheckTime(const UsageEvent& event, std::int64_t now_unix,

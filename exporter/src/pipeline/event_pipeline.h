@@ -48,6 +48,12 @@ class EventPipeline {
 
   IngestResult Ingest(std::string_view body, Transport transport, std::size_t max_errors = 100);
 
+  // Events a transport has already parsed (OTLP): each item an event or its
+  // refusal (EventError::index is kept), positions[i] the index a refusal of
+  // event i is reported with; the same checks, pricing and counters as Ingest.
+  IngestResult IngestEvents(std::vector<ParseResult>& items, const std::vector<std::size_t>& positions,
+                            Transport transport, std::size_t max_errors = 100);
+
   void SetTimeWindow(EventTimeWindow window) { window_ = window; }
   // The task tracker fed every accepted, priced event (nullptr: none). Set before ingesting.
   void SetTaskTracker(TaskTracker* tasks) { tasks_ = tasks; }
@@ -68,6 +74,11 @@ class EventPipeline {
 
  private:
   void CountRejection(Transport transport, const EventError& error);
+  // Under HoldForRecording(): count and list one refusal; time-check, price,
+  // de-duplicate and record one event.
+  void Refuse(Transport transport, EventError error, std::size_t max_errors, IngestResult& result);
+  void RecordHeld(const UsageEvent& event, std::size_t i, Transport transport, const PriceTable& table,
+                  std::size_t max_errors, IngestResult& result);
   // The same, by a caller that holds HoldForRecording() (holds never nest: a
   // waiting snapshot would deadlock a second one).
   void CountRejectionHeld(Transport transport, const EventError& error);

@@ -4,7 +4,14 @@
 
 namespace llmcost {
 
-std::string_view TransportName(Transport t) { return t == Transport::kHttp ? "http" : "udp"; }
+std::string_view TransportName(Transport t) {
+  switch (t) {
+    case Transport::kHttp: return "http";
+    case Transport::kUdp: return "udp";
+    case Transport::kOtlp: return "otlp";
+  }
+  return "unknown";
+}
 
 ExporterMetrics::ExporterMetrics(prometheus::Registry& registry, const ExporterConfig& config,
                                  const std::string& version, const std::string& revision)
@@ -55,7 +62,7 @@ ExporterMetrics::ExporterMetrics(prometheus::Registry& registry, const ExporterC
                        .Name("llm_exporter_events_rejected_total")
                        .Help("Usage events refused, by transport and reason.")
                        .Register(registry);
-  for (Transport t : {Transport::kHttp, Transport::kUdp}) {
+  for (Transport t : kTransports) {
     const auto ti = static_cast<std::size_t>(t);
     const std::string tn(TransportName(t));
     accepted_[ti] = &events.Add({{"transport", tn}, {"result", "accepted"}});
@@ -63,6 +70,18 @@ ExporterMetrics::ExporterMetrics(prometheus::Registry& registry, const ExporterC
     for (std::size_t r = 0; r < kRejectReasonCount; ++r) {
       rejected_[ti][r] =
           &rejected.Add({{"transport", tn}, {"reason", std::string(RejectReasonName(static_cast<RejectReason>(r)))}});
+    }
+  }
+
+  auto& otlp = prometheus::BuildCounter()
+                   .Name("llm_exporter_otlp_records_total")
+                   .Help("OTLP log records received, by signal and result (accepted, rejected, ignored: not a usage "
+                         "event). Reasons of rejections: llm_exporter_events_rejected_total{transport=\"otlp\"}.")
+                   .Register(registry);
+  for (std::size_t si = 0; si < kOtlpSignals.size(); ++si) {
+    for (std::size_t ri = 0; ri < kOtlpRecordResults.size(); ++ri) {
+      otlp_records_[si][ri] =
+          &otlp.Add({{"signal", std::string(kOtlpSignals[si])}, {"result", std::string(kOtlpRecordResults[ri])}});
     }
   }
 
@@ -115,6 +134,10 @@ ExporterMetrics::ExporterMetrics(prometheus::Registry& registry, const ExporterC
 
 void ExporterMetrics::Accepted(Transport t, double n) { accepted_[static_cast<std::size_t>(t)]->Increment(n); }
 
+void ExporterMetrics::OtlpRecords(std::size_t signal, OtlpRecordResult result, double n) {
+  if (n > 0 && signal < kOtlpSignals.size()) otlp_records_[signal][static_cast<std::size_t>(result)]->Increment(n);
+}
+
 void ExporterMetrics::Rejected(Transport t, RejectReason reason, double n) {
   const auto ti = static_cast<std::size_t>(t);
   rejected_total_[ti]->Increment(n);
@@ -149,7 +172,7 @@ constexpr std::array<std::string_view, 2> kEventResults = {"accepted", "rejected
 
 ExporterCountersState ExporterMetrics::Snapshot() const {
   ExporterCountersState s;
-  for (Transport t : {Transport::kHttp, Transport::kUdp}) {
+  for (Transport t : kTransports) {
     const auto ti = static_cast<std::size_t>(t);
     const std::string tn(TransportName(t));
     s.events[tn]["accepted"] = accepted_[ti]->Value();
@@ -168,7 +191,7 @@ void ExporterMetrics::Restore(const ExporterCountersState& s, RestoreReport& rep
     if (v > 0) c->Increment(v);
   };
   auto transport_of = [&](const std::string& name) -> int {
-    for (Transport t : {Transport::kHttp, Transport::kUdp}) {
+    for (Transport t : kTransports) {
       if (TransportName(t) == name) return static_cast<int>(t);
     }
     report.Unknown("transport", name);

@@ -20,8 +20,17 @@
 
 namespace llmcost {
 
-enum class Transport : std::uint8_t { kHttp, kUdp };
+enum class Transport : std::uint8_t { kHttp, kUdp, kOtlp };
+// Every transport, declared once: counters, snapshots and restores loop over it.
+inline constexpr std::array<Transport, 3> kTransports = {Transport::kHttp, Transport::kUdp, Transport::kOtlp};
 std::string_view TransportName(Transport t);
+
+// OTLP records by result: accepted (a usage event counted), rejected (see
+// llm_exporter_events_rejected_total{transport="otlp"} for the reason), ignored
+// (a log record that is not a usage event, e.g. Claude Code's user_prompt).
+enum class OtlpRecordResult : std::uint8_t { kAccepted, kRejected, kIgnored };
+inline constexpr std::array<std::string_view, 3> kOtlpRecordResults = {"accepted", "rejected", "ignored"};
+inline constexpr std::array<std::string_view, 1> kOtlpSignals = {"logs"};
 
 class ExporterMetrics {
  public:
@@ -29,6 +38,8 @@ class ExporterMetrics {
                   const std::string& revision);
 
   void Accepted(Transport t, double n = 1);
+  // signal: an index into kOtlpSignals.
+  void OtlpRecords(std::size_t signal, OtlpRecordResult result, double n);
   void Rejected(Transport t, RejectReason reason, double n = 1);
   void LabelOverflow(const std::string& label);
   void SetLabelSets(std::size_t n);
@@ -52,10 +63,11 @@ class ExporterMetrics {
   void UdpKernelDrops(std::uint32_t cumulative);
 
  private:
-  std::array<prometheus::Counter*, 2> accepted_{};
-  std::array<prometheus::Counter*, 2> rejected_total_{};
-  std::array<std::array<prometheus::Counter*, kRejectReasonCount>, 2> rejected_{};
+  std::array<prometheus::Counter*, kTransports.size()> accepted_{};
+  std::array<prometheus::Counter*, kTransports.size()> rejected_total_{};
+  std::array<std::array<prometheus::Counter*, kRejectReasonCount>, kTransports.size()> rejected_{};
   std::map<std::string, prometheus::Counter*> overflow_;
+  std::array<std::array<prometheus::Counter*, kOtlpRecordResults.size()>, kOtlpSignals.size()> otlp_records_{};
   prometheus::Gauge* label_sets_;
   prometheus::Family<prometheus::Gauge>& pricing_info_family_;
   std::mutex pricing_mu_;                      // guards pricing_info_

@@ -32,6 +32,9 @@ struct SeriesGroupState {
   std::map<std::string, double> cost;    // by cost_type (CostTypeName), USD
   double cache_savings = 0;
   double cache_write_premium = 0;
+  // llm_client_reported_cost_usd_total: a client's own figure (Claude Code's
+  // cost_usd), beside ours, never in `cost`. Absent in files before it: 0.
+  double client_reported_cost = 0;
 };
 
 struct UnpricedState {

@@ -1,6 +1,7 @@
 #include "record/request_metrics.h"
 
 #include <algorithm>
+#include <cmath>
 #include <bit>
 
 namespace llmcost {
@@ -21,6 +22,7 @@ struct RequestMetrics::SeriesSet {
   std::array<prometheus::Counter*, kCostTypeCount> cost{};
   prometheus::Counter* savings = nullptr;
   prometheus::Counter* premium = nullptr;
+  prometheus::Counter* client_reported = nullptr;
   std::array<prometheus::Counter*, kUnpricedReasonCount> unpriced{};  // by UnpricedReason (index 0 unused)
   HistogramSet* histograms = nullptr;
 
@@ -44,6 +46,7 @@ struct RequestMetrics::Observation {
   std::optional<PicoUsd> request_cost;    // the whole request when billed, for the cost histogram
   std::optional<double> latency_seconds;
   std::optional<double> ttft_seconds;
+  PicoUsd client_reported = 0;  // the client's own figure, for comparison (never in `cost`)
 };
 
 namespace {
@@ -79,6 +82,11 @@ RequestMetrics::RequestMetrics(prometheus::Registry& registry, const ExporterCon
                    .Name("llm_cache_write_premium_usd_total")
                    .Help("USD paid for cache writes above the fresh input rate.")
                    .Register(registry)),
+      client_reported_(prometheus::BuildCounter()
+                           .Name("llm_client_reported_cost_usd_total")
+                           .Help("USD the client itself reported for requests the exporter priced (Claude Code's "
+                                 "cost_usd over OTLP), for comparison with llm_cost_usd_total; never added to it.")
+                           .Register(registry)),
       unpriced_(prometheus::BuildCounter()
                     .Name("llm_unpriced_requests_total")
                     .Help("Requests that could not be priced exactly; their cost is not guessed.")
@@ -181,6 +189,7 @@ void RequestMetrics::Record(const UsageEvent& event, const RequestCost& cost) {
   if (cost.billed) request_cost = cost.RequestTotal();
   Observation obs{cost.tokens, static_cast<const CostAmounts&>(cost), true, request_tokens, request_cost,
                   event.latency_seconds, event.ttft_seconds};
+  if (event.reported_cost_usd) obs.client_reported = static_cast<PicoUsd>(std::llround(*event.reported_cost_usd * 1e12));
   RecordObservation(event, cost, cost.model, std::move(obs));
   for (const CostPart& part : cost.others) {
     RecordObservation(event, cost, part.model,
@@ -256,6 +265,7 @@ RequestMetrics::SeriesSet& RequestMetrics::FindOrCreate(const std::vector<std::s
   }
   set->savings = &savings_.Add(labels);
   set->premium = &premium_.Add(labels);
+  set->client_reported = &client_reported_.Add(labels);
   for (std::size_t r = 1; r < set->unpriced.size(); ++r) {
     set->unpriced[r] = &unpriced_.Add({{"provider", values[0]},
                                        {"model", values[1]},
@@ -288,6 +298,7 @@ void RequestMetrics::Apply(SeriesSet& set, const Observation& obs) {
   for (std::size_t t = 0; t < kTokenTypeCount; ++t) {
     if (obs.tokens.by_type[t] > 0) set.tokens[t]->Increment(static_cast<double>(obs.tokens.by_type[t]));
   }
+  if (obs.client_reported > 0) set.client_reported->Increment(PicoToUsd(obs.client_reported));
   if (obs.cost.unpriced != UnpricedReason::kNone) {
     set.unpriced[static_cast<std::size_t>(obs.cost.unpriced)]->Increment();
   }
@@ -445,6 +456,7 @@ RequestMetricsState RequestMetrics::Snapshot() const {
       }
       g.cache_savings = set->savings->Value();
       g.cache_write_premium = set->premium->Value();
+      g.client_reported_cost = set->client_reported->Value();
       s.groups.push_back(std::move(g));
     }
     std::array<std::size_t, kUnpricedReasonCount> unpriced_at{};
@@ -483,6 +495,7 @@ RequestMetricsState RequestMetrics::Snapshot() const {
       for (std::size_t t = 0; t < kTokenTypeCount; ++t) {
         g.tokens[std::string(TokenTypeName(static_cast<TokenType>(t)))] += static_cast<double>(obs.tokens.by_type[t]);
       }
+      g.client_reported_cost += PicoToUsd(obs.client_reported);
       if (obs.cost.unpriced != UnpricedReason::kNone) {
         s.unpriced[unpriced_at[static_cast<std::size_t>(obs.cost.unpriced)]].count += 1;
       }
@@ -604,6 +617,7 @@ void RequestMetrics::Restore(const RequestMetricsState& state, RestoreReport& re
     }
     if (g.cache_savings > 0) set.savings->Increment(g.cache_savings);
     if (g.cache_write_premium > 0) set.premium->Increment(g.cache_write_premium);
+    if (g.client_reported_cost > 0) set.client_reported->Increment(g.client_reported_cost);
   }
   for (const auto& u : state.unpriced) {
     auto label = [&](const char* name) {

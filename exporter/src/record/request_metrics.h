@@ -139,6 +139,7 @@ class RequestMetrics {
   prometheus::Family<prometheus::Counter>& cost_;
   prometheus::Family<prometheus::Counter>& savings_;
   prometheus::Family<prometheus::Counter>& premium_;
+  prometheus::Family<prometheus::Counter>& client_reported_;
   prometheus::Family<prometheus::Counter>& unpriced_;
   prometheus::Family<prometheus::Histogram>& duration_;
   prometheus::Family<prometheus::Histogram>& ttft_;

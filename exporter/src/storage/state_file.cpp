@@ -48,6 +48,8 @@ json ToJson(const MetricsState& s) {
   for (const auto& g : r.groups) {
     groups.push_back({{"labels", g.labels}, {"tokens", g.tokens}, {"cost", g.cost},
                       {"cache_savings", g.cache_savings}, {"cache_write_premium", g.cache_write_premium}});
+    // Optional (by name): files without it, and groups without a client figure, mean 0.
+    if (g.client_reported_cost > 0) groups.back()["client_reported_cost"] = g.client_reported_cost;
   }
   for (const auto& u : r.unpriced) unpriced.push_back({{"labels", u.labels}, {"count", u.count}});
   for (const auto& h : r.histogram_sets) {
@@ -202,6 +204,9 @@ MetricsState FromJsonV2(const json& j) {
     g.cost = R::Counts(R::At(x, path, "cost"), path + ".cost");
     g.cache_savings = R::Count(R::At(x, path, "cache_savings"), path + ".cache_savings");
     g.cache_write_premium = R::Count(R::At(x, path, "cache_write_premium"), path + ".cache_write_premium");
+    if (const auto it = x.find("client_reported_cost"); it != x.end()) {
+      g.client_reported_cost = R::Count(*it, path + ".client_reported_cost");
+    }
     r.groups.push_back(std::move(g));
   }
   const json& unpriced = R::Array(R::At(j, "", "unpriced"), "unpriced");
