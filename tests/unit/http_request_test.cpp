@@ -3,7 +3,7 @@
 // what feeding them at once gives. Also the capped inflater and basic auth's
 // bcrypt bounds (transport/basic_auth.h).
 #include <crypt.h>
-#include <zlib.h>
+#include "gzip_body.h"
 
 #include <gtest/gtest.h>
 
@@ -150,20 +150,6 @@ TEST(HttpRequest, PiecewiseFeedingMatchesWholeAndIsLinear) {
   EXPECT_EQ(part.request.body, std::string(200, 'x'));
   EXPECT_EQ(part.consumed, whole.consumed);
   EXPECT_GT(progress.chunk_next, 0u);  // resumed, not rescanned
-}
-
-std::string Gzip(const std::string& in) {
-  z_stream z{};
-  deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&z, in.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
 }
 
 TEST(InflateBody, StopsAGzipBombAtTheCap) {

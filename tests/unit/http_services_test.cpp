@@ -3,7 +3,7 @@
 // rules per route, gzip on the events route only, HEAD renders nothing.
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
-#include <zlib.h>
+#include "gzip_body.h"
 
 #include <memory>
 #include <string>
@@ -65,20 +65,6 @@ TEST(WebService, LifecycleOffIs403) {
   World w;
   HttpService s = WebService(WebServerOptions{}, w.exposition, [] { return std::string(); }, HttpSecurity{});
   EXPECT_EQ(s.handle(Req("POST", "/-/reload")).status, 403);
-}
-
-std::string Gzip(const std::string& in) {
-  z_stream z{};
-  deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&z, in.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
 }
 
 TEST(IngestService, GzipOnTheEventsRouteIsInflatedUpToTheLimit) {

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
-#include <zlib.h>
+#include "gzip_body.h"
 
 #include <cmath>
 #include <memory>
@@ -291,20 +291,6 @@ HttpRequest Post(std::string body, std::string content_type, std::string encodin
   r.headers.emplace_back("Content-Type", std::move(content_type));
   if (!encoding.empty()) r.headers.emplace_back("Content-Encoding", std::move(encoding));
   return r;
-}
-
-std::string Gzip(const std::string& in) {
-  z_stream z{};
-  deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&z, in.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
 }
 
 TEST(OtlpService, PricesClaudeCodeByTheTableAndKeepsItsFigureApart) {
