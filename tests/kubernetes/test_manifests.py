@@ -184,8 +184,9 @@ def check_overlay(name, objs, repo):
             name, sorted(ingest_ports), sorted(allowed)))
         for r in np.get("ingress", []):
             if any(p["port"] in (10430, 4318) for p in r.get("ports", [])):
-                check(all("namespaceSelector" not in f for f in r["from"]),
-                      "%s: ingest admitted from other namespaces" % name)
+                check(all(f.get("podSelector", {}).get("matchLabels", {}).get("llm-cost-exporter/client") == "true"
+                          for f in r["from"]),
+                      "%s: ingest admitted from pods without the llm-cost-exporter/client label" % name)
     # ServiceMonitor -> metrics Service; its job label (the Service name) is the
     # job the rules select.
     sms = [o for o in objs if o["kind"] == "ServiceMonitor"]
