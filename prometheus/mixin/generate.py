@@ -26,7 +26,8 @@ Rule sources are YAML. In every string, ${name} is replaced:
 A list item with `each: {var: <list>}` is repeated for every element of <list>
 (a config path such as spend_windows.feature, or a derived list of DERIVED below),
 with `var` bound to the element; several keys loop over their product.
-runbook_url is filled in for every alert from config runbook_base_url, and
+An empty `for` is left out. runbook_url is filled in for every alert from
+config runbook_base_url, and
 selectors.metrics is added to every raw llm_* selector in every expression.
 
 Standard library + PyYAML (Debian python3-yaml).
@@ -137,7 +138,7 @@ class Mixin:
         # Fast burns page ("fast"), slow ones open tickets ("early").
         summary = ("is burning the monthly budget fast" if a["severity"] == "page"
                    else "will exhaust the monthly budget early")
-        return {"severity": a["severity"], "for": a["for"], "expr": expr, "windows_text": text,
+        return {"severity": a["severity"], "for": a.get("for", ""), "expr": expr, "windows_text": text,
                 "summary": summary}
 
     # ---- macros: ${name(args)} ---------------------------------------------
@@ -265,6 +266,9 @@ def finish_rules(doc, mixin):
         for rule in group["rules"]:
             if isinstance(rule.get("expr"), str):
                 rule["expr"] = inject_selector(rule["expr"], sel)
+            # `for: ${x}` with x empty (e.g. a burn-rate alert without `for`) is no `for`.
+            if rule.get("for") == "":
+                del rule["for"]
             if "alert" in rule:
                 ann = rule.setdefault("annotations", {})
                 ann.setdefault("runbook_url", f"{base}#{rule['alert'].lower()}")
