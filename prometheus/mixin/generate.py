@@ -9,6 +9,7 @@ concern, comments there). This script writes, from those:
   prometheus/rules/<concern>.yml            the rule files Prometheus loads
   grafana/dashboards/*.json                 (grafana/generate_dashboards.py)
   alertmanager/alertmanager.yml             its group_by / inhibit `equal` lists
+  alertmanager/templates/llm-cost.tmpl      the scope labels its messages list
   deploy/kubernetes/base/generated/*        PrometheusRule + dashboard ConfigMaps
 
     python3 prometheus/mixin/generate.py           # rewrite every generated file
@@ -326,6 +327,15 @@ def render_alertmanager(mixin, current):
     return EQUAL_ALL.sub(lambda m: f"{m.group(1)}equal: [{labels}]", text)
 
 
+# The message templates name the labels that say what is affected: the same list.
+SCOPE_LABELS = re.compile(r'\(eq \.Name "scope"\)(?: \(eq \.Name "(?!budget_threshold")[^"]+"\))*')
+
+
+def render_alertmanager_template(mixin, current):
+    chain = " ".join('(eq .Name "%s")' % lab for lab in mixin.grouping_labels() if lab != "alertname")
+    return SCOPE_LABELS.sub(lambda m: chain, current)
+
+
 K8S_DIR = os.path.join("deploy", "kubernetes", "base", "generated")
 
 
@@ -385,6 +395,9 @@ def render_all(mixin, repo=REPO):
     am_path = os.path.join("alertmanager", "alertmanager.yml")
     with open(os.path.join(repo, am_path), encoding="utf-8") as f:
         files[am_path] = render_alertmanager(mixin, f.read())
+    tmpl_path = os.path.join("alertmanager", "templates", "llm-cost.tmpl")
+    with open(os.path.join(repo, tmpl_path), encoding="utf-8") as f:
+        files[tmpl_path] = render_alertmanager_template(mixin, f.read())
     for name, text in render_kubernetes(rules, dashboards, mixin.config_path).items():
         files[os.path.join(K8S_DIR, name)] = text
     return files
