@@ -17,7 +17,7 @@
 Asserts:
   - the central Prometheus' totals equal what was sent: per replica (instance)
     requests and USD, summed over replicas (exact, counters survive the restart
-    through --storage.path), the overview dashboard's "Total cost"/"Requests"
+    through --storage.path), the chargeback dashboard's "Total cost"/"Requests"
     expressions over the run (increase(): within one scrape interval's
     extrapolation), the month-to-date spend rule (ledgers summed) exactly, and the
     budget rule taking the gauge every replica exports once;
@@ -34,6 +34,7 @@ usage: topology_test.py   (env BUILD_DIR: the CMake build dir)
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -150,6 +151,20 @@ class Sender(threading.Thread):
                 n += len(batch)
             next_t += TICK
             time.sleep(max(0.0, next_t - time.monotonic()))
+
+
+def dashboard_expr(dashboard, title, rng):
+    """The shipped panel's query with every variable at "All" and the time range
+    `rng`."""
+    with open(os.path.join(REPO, "grafana", "dashboards", dashboard)) as f:
+        panels = [p for p in json.load(f)["panels"] if p.get("title") == title]
+    if len(panels) != 1:
+        raise RuntimeError("%s: %d panels titled %r" % (dashboard, len(panels), title))
+    expr = panels[0]["targets"][0]["expr"]
+    expr = re.sub(r'=~"\$\w+"', '=~".*"', expr).replace("$__range", rng)
+    if "$" in expr:
+        raise RuntimeError("%s %r: unresolved variable in %s" % (dashboard, title, expr))
+    return expr
 
 
 def refuses_uncovered_budget(tmp):
@@ -310,8 +325,8 @@ def main():
               "month-to-date spend (ledgers summed over replicas) %s, sent %.6f" % (ledger, expected_usd))
         # The overview dashboard's totals (increase over the time range).
         rng = "%ds" % int(time.time() - start_unix + 30)
-        dash_usd = central.scalar("sum(increase(llm_cost_usd_total[%s]))" % rng)
-        dash_req = central.scalar("sum(increase(llm_requests_total[%s]))" % rng)
+        dash_usd = central.scalar(dashboard_expr("llm-cost-chargeback.json", "Total cost", rng))
+        dash_req = central.scalar(dashboard_expr("llm-cost-chargeback.json", "Requests", rng))
         # increase() extrapolates each series by up to 1.1 average scrape intervals
         # past its last sample: about 1.1 s / (its ~70 s of samples) above the
         # exact total; twice that for scrape jitter on a loaded machine.
