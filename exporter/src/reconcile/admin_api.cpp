@@ -12,7 +12,7 @@ namespace llmcost {
 namespace {
 
 std::string Param(std::string_view name, const std::string& value) {
-  return std::string(name) + "=" + httplib::detail::encode_query_param(value);
+  return httplib::detail::encode_query_param(std::string(name)) + "=" + httplib::detail::encode_query_param(value);
 }
 
 std::string Query(std::int64_t from, std::int64_t to) {
