@@ -220,6 +220,12 @@ class PollerTest(unittest.TestCase):
             self.assertAlmostEqual(v("llm_billed_cost_usd", "claude-future-9"), b_future / 1e12, places=15)
 
             self.assertEqual(api.violations, [])
+            # The series follow the Prometheus conventions.
+            text = exporter.scrape_text()
+            c = subprocess.run(["promtool", "check", "metrics"], input=text.encode(), capture_output=True, timeout=60)
+            self.assertEqual(c.returncode, 0, c.stdout + c.stderr)
+            self.assertEqual([l for l in (c.stdout + c.stderr).decode().splitlines()
+                              if "llm_billed" in l or "llm_reconcile" in l or "llm_instrumented" in l], [])
             log = exporter.read_log()
         # The key: never logged, sent to the configured API only.
         self.assertNotIn(KEY, log)
@@ -231,6 +237,22 @@ class PollerTest(unittest.TestCase):
             self.assertFalse(any(KEY in v for v in headers.values()), "the key went to the Prometheus URL")
         with api.lock:
             self.assertTrue(all(h.get("x-api-key") == KEY for _, _, h in api.requests))
+
+    def test_replica_that_does_not_poll(self):
+        # --reconcile.export-instrumented: its share for the poller's sum, no poll
+        # series (so LLMReconcileStale stays quiet on it), no request to any API.
+        exporter = Exporter(BINARY, PRICES, extra_args=["--reconcile.export-instrumented",
+                                                        "--reconcile.settle-after=%ds" % SETTLE])
+        with exporter:
+            status, _ = exporter.post(json.dumps([event("claude-haiku-4-5", 4000, 10, D + 5 * HOUR, "r1")]).encode())
+            self.assertIn(status, (200, 202))
+            s = wait_for(lambda: (lambda x: x if value(x, "llm_instrumented_cost_usd", model="claude-haiku-4-5",
+                                                        period="last_settled_day") else None)(exporter.scrape()),
+                         what="the instrumented share")
+            self.assertAlmostEqual(value(s, "llm_instrumented_cost_usd", model="claude-haiku-4-5", period="last_settled_day"),
+                                   pico_haiku(4000, 10) / 1e12, places=15)
+            self.assertFalse(any(n.startswith(("llm_reconcile", "llm_billed")) for n, _ in s))
+        self.assertEqual(self.api.paths(), [])
 
     def test_key_file_errors_name_the_flag_not_the_key(self):
         missing = os.path.join(self.tmp.name, "nope")
