@@ -17,6 +17,7 @@
 #include "reconcile/billing_report.h"
 #include "reconcile/reconciler.h"
 #include "record/spend_ledger.h"
+#include "storage/state_file.h"
 
 namespace llmcost {
 namespace {
@@ -189,6 +190,24 @@ TEST(SpendLedgerModelDaysTest, FirstPartySpendByModelAndUtcDay) {
   g.ledger.RestoreModelDays({{At(2026, 11, 30, 5), "claude-haiku-4-5", 7}}, report);  // not a midnight
   EXPECT_EQ(report.skipped["model_day"], 1);
   EXPECT_EQ(g.ledger.ModelSpend(At(2026, 11, 30), At(2026, 12, 1)), day);
+}
+
+TEST(SpendLedgerModelDaysTest, StateFileKeepsModelDaysByName) {
+  MetricsState state;
+  state.model_days = {{At(2026, 11, 30), "claude-haiku-4-5", 1234567}, {At(2026, 12, 1), "claude-sonnet-4-6", 1}};
+  std::string error;
+  const auto back = DecodeState(EncodeState(state), error);
+  ASSERT_TRUE(back.has_value()) << error;
+  ASSERT_EQ(back->model_days.size(), 2u);
+  EXPECT_EQ(back->model_days[0].day_unix, At(2026, 11, 30));
+  EXPECT_EQ(back->model_days[0].model, "claude-haiku-4-5");
+  EXPECT_EQ(back->model_days[0].spent_pusd, 1234567);
+  // An empty ledger round-trips empty. Files written before the model-day ledger
+  // (no "model_days" key at all) are the golden files of tests/state (state.upgrade).
+  MetricsState old;
+  const auto loaded = DecodeState(EncodeState(old), error);
+  ASSERT_TRUE(loaded.has_value()) << error;
+  EXPECT_TRUE(loaded->model_days.empty());
 }
 
 TEST(SpendLedgerModelDaysTest, OldDaysAgeOutAndModelsAreBounded) {

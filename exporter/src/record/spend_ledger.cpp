@@ -144,21 +144,13 @@ void SpendLedger::Roll(Scope& s, std::int64_t now, const Bounds& bounds) {
 void SpendLedger::RecordModelDay(std::int64_t day, const std::string& model, PicoUsd amount, std::int64_t now) {
   std::lock_guard lock(model_mu_);
   const std::int64_t oldest = (FloorDiv(now, kDay) - kModelDayRetentionDays) * kDay;
-  while (!models_per_day_.empty() && models_per_day_.begin()->first < oldest) {
-    const std::int64_t gone = models_per_day_.begin()->first;
-    model_days_.erase(model_days_.lower_bound({gone, std::string()}), model_days_.lower_bound({gone + 1, std::string()}));
-    models_per_day_.erase(models_per_day_.begin());
-  }
+  while (!model_days_.empty() && model_days_.begin()->first < oldest) model_days_.erase(model_days_.begin());
   if (day < oldest) return;
-  auto it = model_days_.find({day, model});
-  if (it == model_days_.end()) {
-    std::size_t& n = models_per_day_[day];
-    if (n >= kMaxModelsPerDay) {
-      it = model_days_.try_emplace({day, std::string(kOverflowModel)}, 0).first;
-    } else {
-      ++n;
-      it = model_days_.emplace(std::make_pair(day, model), 0).first;
-    }
+  auto& models = model_days_[day];
+  auto it = models.find(model);
+  if (it == models.end()) {
+    it = models.size() >= kMaxModelsPerDay ? models.try_emplace(std::string(kOverflowModel), 0).first
+                                           : models.emplace(model, 0).first;
   }
   it->second += amount;
 }
@@ -314,8 +306,8 @@ void SpendLedger::Restore(const std::vector<ScopeSpendState>& state, RestoreRepo
 std::map<std::string, PicoUsd> SpendLedger::ModelSpend(std::int64_t from_unix, std::int64_t to_unix) const {
   std::map<std::string, PicoUsd> out;
   std::lock_guard lock(model_mu_);
-  for (auto it = model_days_.lower_bound({from_unix, std::string()}); it != model_days_.end() && it->first.first < to_unix; ++it) {
-    out[it->first.second] += it->second;
+  for (auto it = model_days_.lower_bound(from_unix); it != model_days_.end() && it->first < to_unix; ++it) {
+    for (const auto& [model, pusd] : it->second) out[model] += pusd;
   }
   return out;
 }
@@ -323,8 +315,9 @@ std::map<std::string, PicoUsd> SpendLedger::ModelSpend(std::int64_t from_unix, s
 std::vector<ModelDaySpendState> SpendLedger::ModelDaySnapshot() const {
   std::vector<ModelDaySpendState> out;
   std::lock_guard lock(model_mu_);
-  out.reserve(model_days_.size());
-  for (const auto& [key, pusd] : model_days_) out.push_back({key.first, key.second, pusd});
+  for (const auto& [day, models] : model_days_) {
+    for (const auto& [model, pusd] : models) out.push_back({day, model, pusd});
+  }
   return out;
 }
 

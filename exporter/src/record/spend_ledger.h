@@ -129,9 +129,9 @@ class SpendLedger {
   // Attribution label -> (value, index into scopes_), for matching events.
   std::unordered_map<std::string, std::vector<std::pair<std::string, std::size_t>>> by_label_;
   void RecordModelDay(std::int64_t day, const std::string& model, PicoUsd amount, std::int64_t now);
-  std::map<std::pair<std::int64_t, std::string>, PicoUsd> model_days_;  // (UTC day start, model)
-  std::map<std::int64_t, std::size_t> models_per_day_;
-  mutable std::mutex model_mu_;  // guards model_days_, models_per_day_
+  // UTC day start -> canonical model -> pUSD (a lookup by the event's model copies nothing).
+  std::map<std::int64_t, std::map<std::string, PicoUsd, std::less<>>> model_days_;
+  mutable std::mutex model_mu_;  // guards model_days_
   mutable std::mutex mu_;  // guards scopes_[*].periods and the bounds cache
   mutable std::int64_t cached_day_ = INT64_MIN;
   mutable Bounds cached_bounds_{};
