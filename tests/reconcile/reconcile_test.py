@@ -302,6 +302,27 @@ class CommandsTest(unittest.TestCase):
         self.assertIn((day, "claude-sonnet-4-6", "2.5"), lines)
         self.assertNotIn(KEY, r.stdout + r.stderr)
 
+    def test_reconcile_table_with_metrics_url(self):
+        prom = FakePrometheus()
+        try:
+            # What Prometheus answers for the day's increase of first-party cost:
+            # haiku counted 0.12875 USD against 0.1250001 billed.
+            prom.answer = [{"metric": {"model": "claude-haiku-4-5"}, "value": [NOW, "0.12875"]}]
+            r = self.run_cmd("reconcile", "--metrics-url=" + prom.url)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            day = datetime.datetime.fromtimestamp(D, datetime.timezone.utc).strftime("%Y-%m-%d")
+            rows = {tuple(l.split()[:2]): l.split()[2:] for l in r.stdout.splitlines()[1:]}
+            billed, inst, drift = rows[(day, "claude-haiku-4-5")]
+            self.assertEqual((billed, inst), ("0.1250001", "0.12875"))
+            self.assertEqual(drift, "%+.2f%%" % ((0.12875 / 0.1250001 - 1) * 100))
+            self.assertEqual(rows[(day, "claude-sonnet-4-6")][1:], ["0", "-100.00%"])
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(prom.seen[0][0]).query)["query"][0]
+            self.assertIn('llm_cost_usd_total{platform="anthropic"}[1d] @ %d' % (D + DAY), query)
+            for path, headers in prom.seen:
+                self.assertFalse(any(KEY in v for v in headers.values()) or KEY in path)
+        finally:
+            prom.stop()
+
     def test_backfill_into_prometheus(self):
         t0 = time.time()
         r = self.run_cmd("backfill")
