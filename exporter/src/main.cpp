@@ -229,6 +229,10 @@ int main(int argc, char** argv) {
         } catch (const std::invalid_argument& e) {
           throw std::runtime_error(e.what());
         }
+        if (flags.reconcile_api_url.rfind("https://", 0) != 0) {
+          Log(LogLevel::kWarn, "--reconcile.api-url is not https: the Admin key travels unencrypted",
+              {{"url", flags.reconcile_api_url}});
+        }
       }
     }
     std::optional<IngestServer> ingest;

@@ -115,6 +115,36 @@ TEST(BillingReportTest, LegacyCostReportAndUsageReport) {
   EXPECT_EQ(ParseApiErrorType("<html>"), "");
 }
 
+TEST(BillingReportTest, MutatedPagesAreRefusedOrParsedNeverThrown) {
+  const std::string valid = R"({"data": [{"starting_at": "2026-11-29T00:00:00Z", "ending_at": "2026-11-30T00:00:00Z",
+      "group": {"model": "m"}, "cost": {"amount": "1.5", "currency": "USD"},
+      "results": [{"amount": "2", "currency": "USD", "model": "m", "uncached_input_tokens": 3,
+                   "cache_creation": {"ephemeral_5m_input_tokens": 4}}]}], "has_more": false, "next_page": null})";
+  // Deterministic mutations: every byte replaced by characters that change JSON
+  // types ({, [, ", digits, -, n), and every prefix.
+  std::size_t parsed = 0;
+  for (std::size_t i = 0; i < valid.size(); ++i) {
+    for (char c : std::string("{[\"0-n:,}]")) {
+      std::string body = valid;
+      body[i] = c;
+      for (const auto& page : {ParseAnalyticsCostPage(body), ParseLegacyCostReportPage(body)}) {
+        if (page.ok()) {
+          ++parsed;
+        } else {
+          EXPECT_TRUE(page.rows.empty());
+        }
+      }
+      (void)ParseLegacyUsageReportPage(body);
+    }
+    (void)ParseAnalyticsCostPage(valid.substr(0, i));
+    (void)ParseLegacyUsageReportPage(valid.substr(0, i));
+  }
+  EXPECT_GT(parsed, 0u);
+  EXPECT_TRUE(ParseAnalyticsCostPage(valid).ok());
+  EXPECT_TRUE(ParseLegacyCostReportPage(valid).ok());
+  EXPECT_TRUE(ParseLegacyUsageReportPage(valid).ok());
+}
+
 TEST(AdminApiTest, RequestTargetsCarryTheDocumentedParameters) {
   const std::string a = AdminApi::AnalyticsCostTarget(At(2026, 11, 1), At(2026, 11, 30), "1d", "");
   EXPECT_EQ(a.rfind("/v1/organizations/analytics/cost?", 0), 0u);

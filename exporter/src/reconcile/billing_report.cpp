@@ -77,6 +77,10 @@ ReportPage<Row> ParsePage(std::string_view body, EachBucket&& each) {
     page.rows.clear();
     page.error = f.error;
     page.detail = f.detail;
+  } catch (const std::exception& e) {  // a JSON type the checks above did not foresee: refused, never thrown on
+    page.rows.clear();
+    page.error = ReportError::kMissingField;
+    page.detail = e.what();
   }
   return page;
 }

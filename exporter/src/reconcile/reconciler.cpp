@@ -88,7 +88,12 @@ bool Reconciler::Sleep(std::chrono::milliseconds d) {
 void Reconciler::Start(std::shared_ptr<AdminApi> api, InstrumentedSum instrumented_sum) {
   thread_ = std::thread([this, api = std::move(api), sum = std::move(instrumented_sum)] {
     do {
-      PollOnce(*api, sum);
+      try {
+        PollOnce(*api, sum);
+      } catch (const std::exception& e) {  // never let a poll take the exporter down
+        Log(LogLevel::kError, "billing poll failed unexpectedly; keeping the last good figures", {{"error", e.what()}});
+        PollFailed(PollResult::kBadResponse);
+      }
     } while (Sleep(options_.interval));
   });
 }
