@@ -50,7 +50,7 @@ def parse_rfc3339(text):
 
 
 class FakeAdminApi:
-    def __init__(self, key):
+    def __init__(self, key, tls_cert=None):
         self.key = key
         self.lock = threading.Lock()
         self.cost = {}    # (hour_start, model) -> Decimal cents
@@ -62,11 +62,18 @@ class FakeAdminApi:
         self.page_size = 2
         self.retry_after = "1"
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.scheme = "http"
+        if tls_cert:  # (cert file, key file): HTTPS with that certificate
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls_cert)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.server.server_address[1]
+        return "%s://127.0.0.1:%d" % (self.scheme, self.server.server_address[1])
 
     def start(self):
         self.thread.start()

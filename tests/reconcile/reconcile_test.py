@@ -254,6 +254,29 @@ class PollerTest(unittest.TestCase):
             self.assertFalse(any(n.startswith(("llm_reconcile", "llm_billed")) for n, _ in s))
         self.assertEqual(self.api.paths(), [])
 
+    def test_https_with_an_untrusted_certificate_gets_no_key(self):
+        # A server whose certificate the system does not trust never sees a request:
+        # the TLS handshake fails first (certificate verification is on), the poll
+        # counts transport_error.
+        cert, key = os.path.join(self.tmp.name, "cert.pem"), os.path.join(self.tmp.name, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True, timeout=30)
+        tls = FakeAdminApi(KEY, tls_cert=(cert, key)).start()
+        try:
+            exporter = Exporter(BINARY, PRICES, extra_args=[
+                "--reconcile.admin-key-file=" + self.key_file, "--reconcile.api-url=" + tls.url,
+                "--reconcile.interval=1h", "--reconcile.settle-after=%ds" % SETTLE])
+            with exporter:
+                s = wait_for(lambda: (lambda x: x if (value(x, "llm_reconcile_polls_total", result="transport_error") or 0) >= 1
+                                      else None)(exporter.scrape()), timeout=40, what="the failed TLS poll")
+                self.assertEqual(value(s, "llm_reconcile_polls_total", result="success"), 0)
+                log = exporter.read_log()
+            self.assertEqual(tls.requests, [])
+            self.assertNotIn(KEY, log)
+        finally:
+            tls.stop()
+
     def test_key_file_errors_name_the_flag_not_the_key(self):
         missing = os.path.join(self.tmp.name, "nope")
         r = subprocess.run([BINARY, "--reconcile.admin-key-file=" + missing, "--web.listen-address=127.0.0.1:0",
