@@ -14,6 +14,7 @@
 #include "commands/price_commands.h"
 #include "commands/reconcile_commands.h"
 #include "config/exporter_config.h"
+#include "config/monitoring_coverage.h"
 #include "config/flags.h"
 #include "config/web_config.h"
 #include "event/event_parser.h"
@@ -125,6 +126,18 @@ int main(int argc, char** argv) {
         flags.config_file.empty()
             ? ExporterConfig{}
             : FromFlag("config.file", [&] { return ExporterConfig::LoadFile(flags.config_file); });
+    // Budgets and histogram thresholds the rules cannot alert on are start-up errors.
+    const MonitoringCoverage coverage =
+        flags.monitoring_config.empty()
+            ? MonitoringCoverage::Embedded()
+            : FromFlag("monitoring.config", [&] { return MonitoringCoverage::LoadFile(flags.monitoring_config); });
+    if (const auto uncovered = UncoveredByRules(config, coverage); !uncovered.empty()) {
+      std::string why;
+      for (const auto& u : uncovered) why += (why.empty() ? "" : "; ") + u;
+      throw std::runtime_error((flags.config_file.empty() ? std::string("built-in config")
+                                                          : "--config.file " + flags.config_file) +
+                               ": not covered by any alert rule: " + why);
+    }
     auto registry = std::make_shared<prometheus::Registry>();
     ExporterMetrics exporter_metrics(*registry, config, LLM_COST_EXPORTER_VERSION, LLM_COST_EXPORTER_REVISION);
     // No --pricing.file: the table built into the binary (the shipped prices.yml).

@@ -84,6 +84,10 @@ const std::map<std::string, FlagSpec>& Specs() {
                                          [](Flags& f, const std::string& v) { f.reconcile_export_instrumented = v != "false"; return std::string(); }}},
       {"config.file", {"Configuration file (YAML): labels, caps, histograms, budgets.", false,
                        [](Flags& f, const std::string& v) { f.config_file = v; return std::string(); }}},
+      {"monitoring.config", {"Monitoring config the Prometheus rules were generated from (prometheus/mixin/config.yml): "
+                             "start-up fails on a budget scope or histogram bucket layout no rule can alert on. "
+                             "(default: the shipped one, built into the binary)", false,
+                             [](Flags& f, const std::string& v) { f.monitoring_config = v; return std::string(); }}},
       {"pricing.file", {"Price table (YAML) replacing the one built into the binary; SIGHUP and /-/reload re-read it. "
                         "(default: the embedded table)", false,
                         [](Flags& f, const std::string& v) { f.pricing_file = v; return std::string(); }}},

@@ -19,6 +19,7 @@ struct Flags {
   std::string udp_listen_address = "127.0.0.1:10430";
   int udp_read_buffer_bytes = 0;  // 0: the kernel default
   std::string config_file;        // empty: built-in defaults
+  std::string monitoring_config;  // empty: the shipped monitoring config, built in
   std::string pricing_file;  // empty: the table compiled into the binary
   std::string storage_path;  // empty: counters are not persisted across restarts
   std::chrono::milliseconds storage_checkpoint_interval{5000};
