@@ -15,6 +15,8 @@ import urllib.error
 import urllib.request
 import http.client as http_client_module
 
+import yaml
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from exporter_process import Exporter, value  # noqa: E402
 from http_client import http  # noqa: E402
@@ -30,9 +32,14 @@ MONITORING_DIR = tempfile.mkdtemp(prefix="llm-cost-budgets-monitoring-")
 MONITORING = os.path.join(MONITORING_DIR, "config.yml")
 with open(os.path.join(SOURCE_DIR, "prometheus", "mixin", "config.yml")) as _f:
     _text = _f.read()
-assert "budget_scopes: [feature, tenant]" in _text, "the shipped monitoring config changed: update this test"
+# The shipped config covers route budgets already (then this is a plain copy).
+_scopes = yaml.safe_load(_text)["budget_scopes"]
+if "route" not in _scopes:
+    _text = _text.replace("budget_scopes: [%s]" % ", ".join(_scopes),
+                          "budget_scopes: [%s]" % ", ".join(_scopes + ["route"]))
+assert "route" in yaml.safe_load(_text)["budget_scopes"], "could not add route to budget_scopes"
 with open(MONITORING, "w") as _f:
-    _f.write(_text.replace("budget_scopes: [feature, tenant]", "budget_scopes: [feature, tenant, route]"))
+    _f.write(_text)
 MONITORING_FLAG = "--monitoring.config=" + MONITORING
 
 

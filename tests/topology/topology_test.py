@@ -25,8 +25,8 @@ Asserts:
     60 s of the spike's first event, through scrape -> remote_write -> rules ->
     Alertmanager;
   - no page before the spike, in particular none around the replica restart;
-  - an exporter config with a budget no rule covers (route:) refuses to start,
-    naming the budget.
+  - with a monitoring config whose rules cover no route: budgets
+    (--monitoring.config), an exporter config with one refuses to start, naming it.
 Expected money is computed here from claude-haiku-4-5's per-million rates
 ($1 input, $5 output). Prints the measured figures as one JSON line.
 
@@ -168,10 +168,19 @@ def dashboard_expr(dashboard, title, rng):
 
 
 def refuses_uncovered_budget(tmp):
+    """A monitoring config whose rules cover feature and tenant budgets only (the
+    shipped one covers route too): a route: budget is refused, naming it."""
     cfg = os.path.join(tmp, "route-budget.yml")
     with open(cfg, "w") as f:
         f.write("budgets:\n  - {scope: 'route:/api/chat', period: month, usd: 10}\n")
-    r = subprocess.run([EXPORTER, "--config.file=" + cfg, "--web.listen-address=127.0.0.1:0",
+    with open(os.path.join(REPO, "prometheus", "mixin", "config.yml")) as f:
+        mixin = yaml.safe_load(f)
+    mixin["budget_scopes"] = ["feature", "tenant"]
+    mon = os.path.join(tmp, "monitoring.yml")
+    with open(mon, "w") as f:
+        yaml.safe_dump(mixin, f)
+    r = subprocess.run([EXPORTER, "--config.file=" + cfg, "--monitoring.config=" + mon,
+                        "--web.listen-address=127.0.0.1:0",
                         "--ingest.listen-address=", "--udp.listen-address=", "--otlp.listen-address="],
                        capture_output=True, text=True, timeout=20)
     out = r.stdout + r.stderr
