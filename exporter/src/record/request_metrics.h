@@ -38,6 +38,7 @@
 #include "record/exporter_metrics.h"
 #include "record/label_guard.h"
 #include "record/metrics_state.h"
+#include "record/request_observation.h"
 
 namespace llmcost {
 
@@ -100,7 +101,8 @@ class RequestMetrics {
  private:
   struct HistogramSet;
   struct SeriesSet;
-  struct Observation;
+  using Observation = RequestObservation;
+  struct LiveSink;
 
   // Where an event's raw label values (as sent, before sanitising) lead, and which
   // of its labels overflowed (bit 0 provider, 1 model, 2+i attribution label i).
@@ -141,11 +143,7 @@ class RequestMetrics {
   prometheus::Family<prometheus::Counter>& premium_;
   prometheus::Family<prometheus::Counter>& client_reported_;
   prometheus::Family<prometheus::Counter>& unpriced_;
-  prometheus::Family<prometheus::Histogram>& duration_;
-  prometheus::Family<prometheus::Histogram>& ttft_;
-  prometheus::Family<prometheus::Histogram>& input_tokens_;
-  prometheus::Family<prometheus::Histogram>& output_tokens_;
-  prometheus::Family<prometheus::Histogram>& request_cost_;
+  std::array<prometheus::Family<prometheus::Histogram>*, kRequestHistogramCount> histogram_families_{};  // by kRequestHistograms
   HistogramBuckets buckets_;
 
   LabelGuard provider_guard_;
