@@ -16,6 +16,7 @@ Exposition::Exposition(std::shared_ptr<prometheus::Registry> registry, RequestMe
 std::string Exposition::Render() {
   const std::uint64_t token = request_metrics_.BeginScrape();
   auto families = registry_->Collect();
+  for (auto& f : request_metrics_.CollectMoney()) families.push_back(std::move(f));
   for (const auto& collect : collectors_) {
     for (auto& f : collect()) families.push_back(std::move(f));
   }

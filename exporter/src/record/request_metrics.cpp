@@ -27,23 +27,6 @@ RequestMetrics::RequestMetrics(prometheus::Registry& registry, const ExporterCon
                   .Name("llm_tokens_total")
                   .Help("Tokens reported by clients, by token type (input excludes cache reads and writes).")
                   .Register(registry)),
-      cost_(prometheus::BuildCounter()
-                .Name("llm_cost_usd_total")
-                .Help("Spend in USD, priced at ingest from the price table or as reported by the client.")
-                .Register(registry)),
-      savings_(prometheus::BuildCounter()
-                   .Name("llm_cache_savings_usd_total")
-                   .Help("USD saved by cache reads versus sending the same tokens as fresh input.")
-                   .Register(registry)),
-      premium_(prometheus::BuildCounter()
-                   .Name("llm_cache_write_premium_usd_total")
-                   .Help("USD paid for cache writes above the fresh input rate.")
-                   .Register(registry)),
-      client_reported_(prometheus::BuildCounter()
-                           .Name("llm_client_reported_cost_usd_total")
-                           .Help("USD the client itself reported for requests the exporter priced (Claude Code's "
-                                 "cost_usd over OTLP), for comparison with llm_cost_usd_total; never added to it.")
-                           .Register(registry)),
       unpriced_(prometheus::BuildCounter()
                     .Name("llm_unpriced_requests_total")
                     .Help("Requests that could not be priced exactly; their cost is not guessed.")
@@ -58,6 +41,9 @@ RequestMetrics::RequestMetrics(prometheus::Registry& registry, const ExporterCon
         std::make_unique<LabelGuard>(label, config.CapFor(label), config.max_label_value_length));
   }
   route_cache_ = 2 + attribution_labels_.size() <= 64;
+  const std::vector<std::string> names = LabelNames();
+  for (std::size_t i = 0; i < names.size(); ++i) sorted_labels_.emplace_back(names[i], i);
+  std::sort(sorted_labels_.begin(), sorted_labels_.end());
   for (std::size_t i = 0; i < kRequestHistograms.size(); ++i) {
     histogram_families_[i] = &prometheus::BuildHistogram()
                                   .Name(std::string(kRequestHistograms[i].metric))
@@ -93,9 +79,10 @@ RequestMetrics::RawRoute RequestMetrics::Route(const UsageEvent& event, const Re
   raw.push_back(static_cast<char>(cost.tier));
   for (std::size_t i = 0; i < attribution_labels_.size(); ++i) append(AttributionValue(event, i));
   raw.push_back(static_cast<char>(event.status));
+  RouteShard& shard = route_shards_[SeededHash(raw) % kRouteShards];
   if (cacheable) {
-    std::shared_lock lock(sets_mu_);
-    if (auto it = routes_.find(std::string_view(raw)); it != routes_.end()) return it->second;
+    std::shared_lock lock(shard.mu);
+    if (auto it = shard.routes.find(std::string_view(raw)); it != shard.routes.end()) return it->second;
   }
 
   // values: kRecordLabels (provider, model, platform, service_tier), then the
@@ -120,8 +107,8 @@ RequestMetrics::RawRoute RequestMetrics::Route(const UsageEvent& event, const Re
   key += RequestStatusName(event.status);
   route.set = &FindOrCreate(values, event.status, key, &route.folded);
   if (cacheable) {
-    std::unique_lock lock(sets_mu_);
-    if (routes_.size() < kMaxRawKeys) routes_.emplace(raw, route);
+    std::unique_lock lock(shard.mu);
+    if (shard.routes.size() < kMaxRawKeys / kRouteShards) shard.routes.emplace(raw, route);
   }
   return route;
 }
@@ -203,12 +190,14 @@ RequestMetrics::SeriesSet& RequestMetrics::FindOrCreate(const std::vector<std::s
   for (std::size_t t = 0; t < kTokenTypeCount; ++t) {
     set->tokens[t] = &tokens_.Add(with("token_type", TokenTypeName(static_cast<TokenType>(t))));
   }
-  for (std::size_t c = 0; c < kCostTypeCount; ++c) {
-    set->cost[c] = &cost_.Add(with("cost_type", CostTypeName(static_cast<CostType>(c))));
+  std::string group_key = GroupKey(values);
+  auto& money = money_by_key_[group_key];
+  if (money == nullptr) {
+    money_groups_.push_back(std::make_unique<MoneyGroup>());
+    money = money_groups_.back().get();
+    money->values = values;
   }
-  set->savings = &savings_.Add(labels);
-  set->premium = &premium_.Add(labels);
-  set->client_reported = &client_reported_.Add(labels);
+  set->money = money;
   for (std::size_t r = 1; r < set->unpriced.size(); ++r) {
     set->unpriced[r] = &unpriced_.Add({{"provider", values[0]},
                                        {"model", values[1]},
@@ -243,11 +232,13 @@ struct RequestMetrics::LiveSink {
   void Tokens(TokenType t, std::uint64_t n) {
     set.tokens[static_cast<std::size_t>(t)]->Increment(static_cast<double>(n));
   }
-  void ClientReported(PicoUsd p) { set.client_reported->Increment(PicoToUsd(p)); }
+  void ClientReported(PicoUsd p) { set.money->client_reported.fetch_add(p, std::memory_order_relaxed); }
   void Unpriced(UnpricedReason r) { set.unpriced[static_cast<std::size_t>(r)]->Increment(); }
-  void Cost(CostType c, PicoUsd p) { set.cost[static_cast<std::size_t>(c)]->Increment(PicoToUsd(p)); }
-  void Savings(PicoUsd p) { set.savings->Increment(PicoToUsd(p)); }
-  void Premium(PicoUsd p) { set.premium->Increment(PicoToUsd(p)); }
+  void Cost(CostType c, PicoUsd p) {
+    set.money->cost[static_cast<std::size_t>(c)].fetch_add(p, std::memory_order_relaxed);
+  }
+  void Savings(PicoUsd p) { set.money->savings.fetch_add(p, std::memory_order_relaxed); }
+  void Premium(PicoUsd p) { set.money->premium.fetch_add(p, std::memory_order_relaxed); }
   void Observe(std::size_t histogram, double v) { set.histograms->each[histogram]->Observe(v); }
 };
 
@@ -314,6 +305,67 @@ void RequestMetrics::FinishScrape(std::uint64_t token) {
   for (SeriesSet* set : not_live_) {
     if (set->created_epoch <= token && !set->zero_scraped_at) set->zero_scraped_at = scrape_started_;
   }
+}
+
+namespace {
+
+struct MoneyFamily {
+  const char* name;
+  const char* help;
+};
+// In /metrics order, after llm_tokens_total as when they were registry families.
+constexpr MoneyFamily kCostFamily{"llm_cost_usd_total",
+                                  "Spend in USD, priced at ingest from the price table or as reported by the client."};
+constexpr MoneyFamily kSavingsFamily{"llm_cache_savings_usd_total",
+                                     "USD saved by cache reads versus sending the same tokens as fresh input."};
+constexpr MoneyFamily kPremiumFamily{"llm_cache_write_premium_usd_total",
+                                     "USD paid for cache writes above the fresh input rate."};
+constexpr MoneyFamily kClientReportedFamily{
+    "llm_client_reported_cost_usd_total",
+    "USD the client itself reported for requests the exporter priced (Claude Code's cost_usd over OTLP), for "
+    "comparison with llm_cost_usd_total; never added to it."};
+
+prometheus::MetricFamily Family(const MoneyFamily& f) {
+  prometheus::MetricFamily family;
+  family.name = f.name;
+  family.help = f.help;
+  family.type = prometheus::MetricType::Counter;
+  return family;
+}
+
+}  // namespace
+
+std::vector<prometheus::MetricFamily> RequestMetrics::CollectMoney() const {
+  std::vector<prometheus::MetricFamily> out;
+  out.push_back(Family(kCostFamily));
+  out.push_back(Family(kSavingsFamily));
+  out.push_back(Family(kPremiumFamily));
+  out.push_back(Family(kClientReportedFamily));
+  std::shared_lock lock(sets_mu_);
+  for (auto& f : out) f.metric.reserve(f.name == kCostFamily.name ? money_groups_.size() * kCostTypeCount : money_groups_.size());
+  for (const auto& g : money_groups_) {
+    std::vector<prometheus::ClientMetric::Label> labels;
+    labels.reserve(sorted_labels_.size() + 1);
+    for (const auto& [name, i] : sorted_labels_) labels.push_back({name, g->values[i]});
+    auto metric = [&labels](PicoUsd v) {
+      prometheus::ClientMetric m;
+      m.label = labels;
+      m.counter.value = PicoToUsd(v);
+      return m;
+    };
+    for (std::size_t c = 0; c < kCostTypeCount; ++c) {
+      prometheus::ClientMetric m = metric(g->cost[c].load(std::memory_order_relaxed));
+      prometheus::ClientMetric::Label type{"cost_type", std::string(CostTypeName(static_cast<CostType>(c)))};
+      m.label.insert(std::lower_bound(m.label.begin(), m.label.end(), type,
+                                      [](const auto& a, const auto& b) { return a.name < b.name; }),
+                     std::move(type));
+      out[0].metric.push_back(std::move(m));
+    }
+    out[1].metric.push_back(metric(g->savings.load(std::memory_order_relaxed)));
+    out[2].metric.push_back(metric(g->premium.load(std::memory_order_relaxed)));
+    out[3].metric.push_back(metric(g->client_reported.load(std::memory_order_relaxed)));
+  }
+  return out;
 }
 
 std::size_t RequestMetrics::label_sets() const {

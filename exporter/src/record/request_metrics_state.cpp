@@ -4,6 +4,7 @@
 // the same RecordObservationTo() as live recording, with a sink that adds to the
 // saved values.
 #include <algorithm>
+#include <cmath>
 #include <unordered_map>
 
 #include "record/request_metrics.h"
@@ -30,6 +31,9 @@ void AddToHistogram(HistogramState& h, const std::vector<double>& bounds, double
   h.bucket_counts[i] += 1;
   h.sum += v;
 }
+
+// The state file keeps USD (as /metrics shows it); back to pico-dollars, rounded.
+PicoUsd UsdToPico(double usd) { return static_cast<PicoUsd>(std::llround(usd * 1e12)); }
 
 // The snapshot's sink of RecordObservationTo: adds a held-back event to the saved values.
 struct SavedSink {
@@ -89,12 +93,13 @@ RequestMetricsState RequestMetrics::Snapshot() const {
       for (std::size_t t = 0; t < kTokenTypeCount; ++t) {
         g.tokens[std::string(TokenTypeName(static_cast<TokenType>(t)))] = set->tokens[t]->Value();
       }
+      const MoneyGroup& money = *set->money;
       for (std::size_t c = 0; c < kCostTypeCount; ++c) {
-        g.cost[std::string(CostTypeName(static_cast<CostType>(c)))] = set->cost[c]->Value();
+        g.cost[std::string(CostTypeName(static_cast<CostType>(c)))] = PicoToUsd(money.cost[c].load());
       }
-      g.cache_savings = set->savings->Value();
-      g.cache_write_premium = set->premium->Value();
-      g.client_reported_cost = set->client_reported->Value();
+      g.cache_savings = PicoToUsd(money.savings.load());
+      g.cache_write_premium = PicoToUsd(money.premium.load());
+      g.client_reported_cost = PicoToUsd(money.client_reported.load());
       s.groups.push_back(std::move(g));
     }
     std::array<std::size_t, kUnpricedReasonCount> unpriced_at{};
@@ -220,12 +225,12 @@ void RequestMetrics::Restore(const RequestMetricsState& state, RestoreReport& re
       if (c < 0) {
         report.Unknown("cost_type", name);
       } else if (v > 0) {
-        set.cost[static_cast<std::size_t>(c)]->Increment(v);
+        set.money->cost[static_cast<std::size_t>(c)] += UsdToPico(v);
       }
     }
-    if (g.cache_savings > 0) set.savings->Increment(g.cache_savings);
-    if (g.cache_write_premium > 0) set.premium->Increment(g.cache_write_premium);
-    if (g.client_reported_cost > 0) set.client_reported->Increment(g.client_reported_cost);
+    if (g.cache_savings > 0) set.money->savings += UsdToPico(g.cache_savings);
+    if (g.cache_write_premium > 0) set.money->premium += UsdToPico(g.cache_write_premium);
+    if (g.client_reported_cost > 0) set.money->client_reported += UsdToPico(g.client_reported_cost);
   }
   for (const auto& u : state.unpriced) {
     auto label = [&](const char* name) {

@@ -23,15 +23,24 @@ struct RequestMetrics::HistogramSet {
   std::array<prometheus::Histogram*, kRequestHistogramCount> each{};  // by kRequestHistograms
 };
 
+// The money of the label sets that differ only by status, as exact pico-dollars:
+// a sum of doubles depends on the order of its terms, so with several ingest
+// threads the same events could give totals that differ in the last digits.
+// Rendered as USD (one division, at scrape) by CollectMoney().
+struct RequestMetrics::MoneyGroup {
+  std::vector<std::string> values;  // provider, model, attribution values (no status)
+  std::array<std::atomic<PicoUsd>, kCostTypeCount> cost{};
+  std::atomic<PicoUsd> savings{0};
+  std::atomic<PicoUsd> premium{0};
+  std::atomic<PicoUsd> client_reported{0};
+};
+
 struct RequestMetrics::SeriesSet {
   std::vector<std::string> values;  // provider, model, attribution values
   RequestStatus status = RequestStatus::kOk;
   prometheus::Counter* requests = nullptr;
   std::array<prometheus::Counter*, kTokenTypeCount> tokens{};
-  std::array<prometheus::Counter*, kCostTypeCount> cost{};
-  prometheus::Counter* savings = nullptr;
-  prometheus::Counter* premium = nullptr;
-  prometheus::Counter* client_reported = nullptr;
+  MoneyGroup* money = nullptr;  // shared with the other statuses' sets
   std::array<prometheus::Counter*, kUnpricedReasonCount> unpriced{};  // by UnpricedReason (index 0 unused)
   HistogramSet* histograms = nullptr;
 
