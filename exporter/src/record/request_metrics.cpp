@@ -4,6 +4,7 @@
 
 #include "record/request_series.h"
 #include <cmath>
+#include <cstring>
 #include <bit>
 
 namespace llmcost {
@@ -79,7 +80,13 @@ RequestMetrics::RawRoute RequestMetrics::Route(const UsageEvent& event, const Re
   raw.push_back(static_cast<char>(cost.tier));
   for (std::size_t i = 0; i < attribution_labels_.size(); ++i) append(AttributionValue(event, i));
   raw.push_back(static_cast<char>(event.status));
-  RouteShard& shard = route_shards_[SeededHash(raw) % kRouteShards];
+  // The shard from the tuple's last bytes (the attribution values and status) and
+  // its length: cheap, and only spreads lock traffic; the map inside is keyed by
+  // the seeded hash, which is what resists flooding.
+  std::uint64_t tail = 0;
+  std::memcpy(&tail, raw.data() + (raw.size() >= 8 ? raw.size() - 8 : 0), std::min<std::size_t>(raw.size(), 8));
+  tail = (tail ^ raw.size()) * 0x9E3779B97F4A7C15ULL;
+  RouteShard& shard = route_shards_[(tail >> 60) % kRouteShards];
   if (cacheable) {
     std::shared_lock lock(shard.mu);
     if (auto it = shard.routes.find(std::string_view(raw)); it != shard.routes.end()) return it->second;
