@@ -31,6 +31,7 @@ struct Options {
   int label_sets = 100;
   int batch = 1;  // HTTP events per request
   int connections = 1;
+  int sockets = 1;  // UDP: source sockets the batches go round-robin from
   bool statsd = false;  // UDP payloads as statsd lines instead of JSON events
 };
 
@@ -104,15 +105,22 @@ bool ParseHostPort(const std::string& s, sockaddr_in& out) {
 int RunUdp(const Options& o) {
   sockaddr_in addr{};
   if (!ParseHostPort(o.udp, addr)) return std::fprintf(stderr, "bad --udp address\n"), 2;
-  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
   // Connected, as a long-lived client socket would be: the kernel resolves the
   // route once instead of per datagram, which keeps the sender (sharing the 2-core
-  // machine with the exporter) from being the bottleneck.
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    return std::fprintf(stderr, "connect %s: %s\n", o.udp.c_str(), std::strerror(errno)), 2;
+  // machine with the exporter) from being the bottleneck. --sockets N sends the
+  // batches round-robin from N sockets (N source ports), as N clients would: the
+  // kernel spreads source ports over the exporter's --udp.workers sockets.
+  std::vector<int> fds;
+  for (int s = 0; s < o.sockets; ++s) {
+    const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+      return std::fprintf(stderr, "connect %s: %s\n", o.udp.c_str(), std::strerror(errno)), 2;
+    }
+    int sndbuf = 8 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    fds.push_back(fd);
   }
-  int sndbuf = 8 << 20;
-  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  std::size_t batches = 0;
   std::vector<std::string> payloads;
   // At least one batch of distinct buffers: each is stamped in place before sendmmsg.
   const int distinct = std::max(std::max(o.label_sets, 1) * 7, 128);
@@ -150,7 +158,7 @@ int RunUdp(const Options& o) {
       msgs[i].msg_hdr.msg_iov = &iov[i];
       msgs[i].msg_hdr.msg_iovlen = 1;
     }
-    const int n = sendmmsg(fd, msgs.data(), static_cast<unsigned>(due), 0);
+    const int n = sendmmsg(fds[batches++ % fds.size()], msgs.data(), static_cast<unsigned>(due), 0);
     if (n < 0) {
       ++send_errors;
       continue;
@@ -158,7 +166,7 @@ int RunUdp(const Options& o) {
     sent += n;
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  close(fd);
+  for (int fd : fds) close(fd);
   std::printf("{\"transport\":\"udp\",\"format\":\"%s\",\"sent\":%lld,\"seconds\":%.3f,\"send_errors\":%lld,"
               "\"label_sets\":%d,\"payload_bytes\":%.0f}\n",
               o.statsd ? "statsd" : "json", sent, secs, send_errors, o.label_sets,
@@ -221,6 +229,7 @@ int main(int argc, char** argv) {
     else if (k == "--label-sets") o.label_sets = std::max(1, std::stoi(v));
     else if (k == "--batch") o.batch = std::max(1, std::stoi(v));
     else if (k == "--connections") o.connections = std::max(1, std::stoi(v));
+    else if (k == "--sockets") o.sockets = std::clamp(std::stoi(v), 1, 64);
     else if (k == "--format" && (v == "json" || v == "statsd")) o.statsd = v == "statsd";
     else return std::fprintf(stderr, "unknown flag %s\n", k.c_str()), 2;
   }

@@ -12,6 +12,7 @@
 #include "pricing/price_book.h"
 #include "pricing/pricer.h"
 #include "record/exposition.h"
+#include "record/spend_ledger.h"
 
 namespace llmcost {
 namespace {
@@ -97,6 +98,59 @@ void BM_Render(benchmark::State& state) {
   state.counters["bytes"] = static_cast<double>(text.size());
 }
 BENCHMARK(BM_Render)->Arg(60)->Arg(600)->Arg(6000)->Unit(benchmark::kMillisecond);
+
+// The whole pipeline as production runs it: request-id de-duplication and the spend
+// ledger on, every event a distinct request id, 64 live label sets (tenants) in
+// turn. A fixed number of iterations, so that `valgrind --tool=callgrind
+// --toggle-collect='*IngestWorkload*'` gives instructions per event that repeat
+// from run to run (Ir / kWorkloadEvents); docs/benchmarks.md, "Instructions per event".
+constexpr int kWorkloadEvents = 20000;
+constexpr int kWorkloadTenants = 64;
+
+std::vector<std::string> WorkloadBodies() {
+  std::vector<std::string> bodies;
+  bodies.reserve(kWorkloadEvents);
+  for (int i = 0; i < kWorkloadEvents; ++i) {
+    std::string e = kEvent;
+    e.replace(e.find("\"acme\""), 6, "\"t" + std::to_string(i % kWorkloadTenants) + "\"");
+    e.replace(e.find("\"msg_01\""), 8, "\"msg_" + std::to_string(i) + "\"");
+    bodies.push_back(std::move(e));
+  }
+  return bodies;
+}
+
+struct DedupWorld : World {
+  RequestIdWindow ids{1000000, 600};
+  SpendLedger ledger{config};
+  EventPipeline dedup_pipeline{EventParser(config.attribution_labels), prices, requests, exporter, &ids};
+  DedupWorld() { dedup_pipeline.SetSpendLedger(&ledger); }
+};
+
+__attribute__((noinline)) std::size_t IngestWorkload(EventPipeline& pipeline, const std::vector<std::string>& bodies,
+                                                     std::size_t from, std::size_t to) {
+  std::size_t accepted = 0;
+  for (std::size_t i = from; i < to; ++i) accepted += pipeline.Ingest(bodies[i], Transport::kUdp, 0).accepted;
+  return accepted;
+}
+
+void BM_PipelineWorkload(benchmark::State& state) {
+  static const std::vector<std::string> bodies = WorkloadBodies();
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto w = std::make_unique<DedupWorld>();
+    // Every tenant's label set created and live first: the loop measures steady state.
+    for (int t = 0; t < kWorkloadTenants; ++t) w->pipeline.Ingest(bodies[static_cast<std::size_t>(t)], Transport::kUdp, 0);
+    w->exposition.Render();
+    state.ResumeTiming();
+    const std::size_t accepted = IngestWorkload(w->dedup_pipeline, bodies, 0, bodies.size());
+    if (accepted != bodies.size()) state.SkipWithError("events refused");
+    state.PauseTiming();
+    w.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * kWorkloadEvents);
+}
+BENCHMARK(BM_PipelineWorkload)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace llmcost

@@ -3,6 +3,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <iterator>
@@ -10,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <pthread.h>
+#include <thread>
 
 #include "commands/price_commands.h"
 #include "commands/reconcile_commands.h"
@@ -267,8 +269,12 @@ int main(int argc, char** argv) {
     }
     std::optional<UdpListener> udp;
     if (!flags.udp_listen_address.empty()) {
+      std::size_t udp_workers = flags.udp_workers;
+      if (udp_workers == 0) {
+        udp_workers = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, ExporterMetrics::kMaxUdpSockets);
+      }
       udp.emplace(MustParseAddress("udp.listen-address", flags.udp_listen_address), pipeline,
-                  flags.udp_read_buffer_bytes);
+                  flags.udp_read_buffer_bytes, udp_workers);
       udp->SetAllowedNetworks(udp_networks);
       udp->ReportKernelDropsTo(&exporter_metrics);
     }
@@ -294,6 +300,7 @@ int main(int argc, char** argv) {
          {"web", flags.web_listen_address + " (port " + std::to_string(web.port()) + ")"},
          {"ingest", ingest ? flags.ingest_listen_address : "disabled"},
          {"udp", udp ? flags.udp_listen_address : "disabled"},
+         {"udp_workers", udp ? std::to_string(udp->workers()) : "0"},
          {"otlp", otlp ? flags.otlp_listen_address : "disabled"},
          {"reconcile", admin_api ? "polling " + flags.reconcile_api_url
                                  : reconciler ? "instrumented share only" : "off"},

@@ -48,6 +48,13 @@ const std::map<std::string, FlagSpec>& Specs() {
                                       }}},
       {"udp.listen-address", {"Address for UDP ingest; empty disables. (default \"127.0.0.1:10430\")", false,
                               [](Flags& f, const std::string& v) { f.udp_listen_address = v; return std::string(); }}},
+      {"udp.workers", {"UDP receive sockets (SO_REUSEPORT), each with its own thread; the kernel spreads senders "
+                       "over them. 0 = one per core. (default 0)", false,
+                       [](Flags& f, const std::string& v) {
+                         if (std::string e = SetNumber(f.udp_workers, v, "udp.workers"); !e.empty()) return e;
+                         if (f.udp_workers > 64) return std::string("--udp.workers: at most 64");
+                         return std::string();
+                       }}},
       {"udp.read-buffer-bytes", {"Socket receive buffer for UDP ingest (SO_RCVBUF); 0 keeps the kernel default.", false,
                                  [](Flags& f, const std::string& v) { return SetNumber(f.udp_read_buffer_bytes, v, "udp.read-buffer-bytes"); }}},
       {"budgets.prometheus-url", {"Prometheus-compatible query API (Prometheus, Thanos Query, Mimir) that scrapes every "

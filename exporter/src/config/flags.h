@@ -18,6 +18,9 @@ struct Flags {
   std::size_t ingest_max_queued_requests = 64;
   std::string udp_listen_address = "127.0.0.1:10430";
   int udp_read_buffer_bytes = 0;  // 0: the kernel default
+  // UDP sockets bound to the one address with SO_REUSEPORT, each read by its own
+  // thread; 0 (the default): one per core (std::thread::hardware_concurrency).
+  std::size_t udp_workers = 0;
   std::string config_file;        // empty: built-in defaults
   std::string monitoring_config;  // empty: the shipped monitoring config, built in
   std::string pricing_file;  // empty: the table compiled into the binary

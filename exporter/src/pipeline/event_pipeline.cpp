@@ -179,14 +179,14 @@ std::shared_lock<std::shared_mutex> EventPipeline::HoldForRecording() const {
   for (int waiting; (waiting = snapshots_waiting_.load(std::memory_order_acquire)) != 0;) {
     snapshots_waiting_.wait(waiting, std::memory_order_acquire);
   }
-  return std::shared_lock(record_mu_);
+  return record_gate_.Share();
 }
 
 MetricsState EventPipeline::Snapshot() const {
   snapshots_waiting_.fetch_add(1, std::memory_order_acq_rel);
   MetricsState state;
   {
-    std::unique_lock lock(record_mu_);
+    const RecordingGate::Exclusive lock(record_gate_);
     state.requests = request_metrics_.Snapshot();
     state.exporter = exporter_metrics_.Snapshot();
     if (request_ids_ != nullptr) state.request_ids = request_ids_->Entries();
@@ -201,7 +201,7 @@ MetricsState EventPipeline::Snapshot() const {
 }
 
 RestoreReport EventPipeline::Restore(const MetricsState& state) {
-  std::unique_lock lock(record_mu_);
+  const RecordingGate::Exclusive lock(record_gate_);
   RestoreReport report;
   request_metrics_.Restore(state.requests, report);
   if (!report.incompatible.empty()) return report;  // nothing was restored

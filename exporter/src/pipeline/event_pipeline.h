@@ -16,6 +16,7 @@
 
 #include "event/event_error.h"
 #include "event/event_parser.h"
+#include "pipeline/recording_gate.h"
 #include "pipeline/request_id_window.h"
 #include "pricing/price_book.h"
 #include "record/metrics_state.h"
@@ -80,7 +81,7 @@ class EventPipeline {
   // The same, by a caller that holds HoldForRecording() (holds never nest: a
   // waiting snapshot would deadlock a second one).
   void CountRejectionHeld(Transport transport, const EventError& error);
-  // Shared by everything that records; a snapshot takes record_mu_ exclusively.
+  // Shared by everything that records; a snapshot takes record_gate_ exclusively.
   std::shared_lock<std::shared_mutex> HoldForRecording() const;
   void NoteUnpriced(const CostPart& cost, const UsageEvent& event);
 
@@ -92,7 +93,7 @@ class EventPipeline {
   SpendLedger* ledger_ = nullptr;
   EventTimeWindow window_;
   // Shared by every batch being recorded, exclusive for a snapshot.
-  mutable std::shared_mutex record_mu_;
+  mutable RecordingGate record_gate_;
   mutable std::atomic<int> snapshots_waiting_{0};
 
   // Rejections are logged at most once per second per reason (a broken client

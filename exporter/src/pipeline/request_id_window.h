@@ -4,7 +4,15 @@
 // `max_age_seconds` are forgotten) and size (the oldest ids go first past
 // `max_ids`). Ids are kept as 64-bit hashes: 1,000,000 ids take ~50 MiB, and the
 // chance that two different ids collide in a full window is about 3e-8.
+//
+// Every event with an id passes through here, from every ingest thread: a large
+// window is split in shards by the id's hash, each with its own lock, oldest-first
+// eviction and an equal share of max_ids (so "the oldest go first" holds per
+// shard: at most a shard's share of ids is remembered in each). A small window
+// (under kMinIdsPerShard x kShards ids) is one shard, exactly as configured.
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <deque>
 #include <mutex>
 #include <string_view>
@@ -26,18 +34,26 @@ class RequestIdWindow {
   // Stable across runs and versions: what the state file stores.
   static std::uint64_t Hash(std::string_view id);
 
+  static constexpr std::size_t kShards = 16;
+  static constexpr std::size_t kMinIdsPerShard = 4096;
+
   // (seen time, hash), oldest first.
   std::vector<std::pair<std::int64_t, std::uint64_t>> Entries() const;
   void Restore(const std::vector<std::pair<std::int64_t, std::uint64_t>>& entries, std::int64_t now_seconds);
 
  private:
-  void Evict(std::int64_t now_seconds);
+  struct alignas(64) Shard {
+    std::size_t max_ids = 0;
+    mutable std::mutex mu;
+    std::unordered_set<std::uint64_t> ids;
+    std::deque<std::pair<std::int64_t, std::uint64_t>> order;
+    void Evict(std::int64_t now_seconds, std::int64_t max_age);
+  };
+  Shard& ShardFor(std::uint64_t hash) { return shards_[hash % shards_.size()]; }
 
   const std::size_t max_ids_;
   const std::int64_t max_age_;
-  mutable std::mutex mu_;
-  std::unordered_set<std::uint64_t> ids_;
-  std::deque<std::pair<std::int64_t, std::uint64_t>> order_;
+  std::vector<Shard> shards_;
 };
 
 }  // namespace llmcost

@@ -243,9 +243,11 @@ void ExporterMetrics::CheckpointWritten(double unix_seconds) {
 
 void ExporterMetrics::CheckpointFailed() { checkpoint_failure_->Increment(); }
 
-void ExporterMetrics::UdpKernelDrops(std::uint32_t cumulative) {
-  // One UDP thread reports; the exchange keeps it correct if that ever changes.
-  const std::uint32_t previous = udp_dropped_seen_.exchange(cumulative);
+void ExporterMetrics::UdpKernelDrops(std::size_t socket, std::uint32_t cumulative) {
+  if (socket >= kMaxUdpSockets) return;
+  // Each socket's thread reports its own count; the exchange keeps a late report
+  // from counting twice.
+  const std::uint32_t previous = udp_dropped_seen_[socket].exchange(cumulative);
   const std::uint32_t delta = cumulative - previous;  // wraps correctly at 2^32
   if (delta > 0 && delta < (1u << 31)) udp_dropped_->Increment(delta);
 }

@@ -59,8 +59,10 @@ class ExporterMetrics {
   // Counts, by kind, the state entries a restore skipped for an unknown name.
   void StateEntriesSkipped(const RestoreReport& report);
 
-  // Cumulative datagrams the kernel dropped on the UDP socket (its queue was full).
-  void UdpKernelDrops(std::uint32_t cumulative);
+  // Cumulative datagrams the kernel dropped on UDP socket `socket` (its queue was
+  // full); each socket's count is followed on its own, the counter is their sum.
+  static constexpr std::size_t kMaxUdpSockets = 64;  // --udp.workers' upper bound
+  void UdpKernelDrops(std::size_t socket, std::uint32_t cumulative);
 
  private:
   std::array<prometheus::Counter*, kTransports.size()> accepted_{};
@@ -83,7 +85,7 @@ class ExporterMetrics {
   prometheus::Counter* checkpoint_failure_;
   prometheus::Gauge* last_checkpoint_;
   prometheus::Counter* udp_dropped_;
-  std::atomic<std::uint32_t> udp_dropped_seen_{0};
+  std::array<std::atomic<std::uint32_t>, kMaxUdpSockets> udp_dropped_seen_{};
 };
 
 }  // namespace llmcost

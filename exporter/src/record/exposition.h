@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "record/request_metrics.h"
@@ -18,6 +19,13 @@
 namespace llmcost {
 
 inline constexpr const char* kExpositionContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+// Scrape compression: Prometheus asks for gzip (Accept-Encoding: gzip), and at
+// 100,000 series the text is ~20 MB, about 20x less compressed. True when the
+// header accepts gzip (a "gzip" or "*" coding without q=0).
+bool AcceptsGzip(std::string_view accept_encoding);
+// The text gzip-compressed (fast level: a scrape's time is mostly rendering).
+std::string GzipText(std::string_view text);
 
 class Exposition {
  public:

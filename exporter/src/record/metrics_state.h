@@ -47,15 +47,9 @@ struct HistogramState {
   double sum = 0;
 };
 
-// The request histograms by the names of their bucket settings (config
-// histograms.<name>_buckets); llm_request_<name> on /metrics, except ttft.
-inline constexpr std::array<std::string_view, 5> kRequestHistogramNames = {
-    "duration_seconds", "ttft_seconds", "input_tokens", "output_tokens", "cost_usd"};
-inline constexpr std::size_t kRequestHistogramCount = kRequestHistogramNames.size();
-
 struct HistogramSetState {
   LabelMap labels;  // provider, model and the histogram label
-  std::map<std::string, HistogramState> by_name;  // by kRequestHistogramNames
+  std::map<std::string, HistogramState> by_name;  // by kRequestHistograms' name (record/request_observation.h)
 };
 
 struct RequestMetricsState {

@@ -17,6 +17,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
 #include <array>
@@ -38,6 +39,7 @@
 #include "record/exporter_metrics.h"
 #include "record/label_guard.h"
 #include "record/metrics_state.h"
+#include "record/request_observation.h"
 
 namespace llmcost {
 
@@ -78,6 +80,12 @@ class RequestMetrics {
 
   std::size_t label_sets() const;
 
+  // The money series (llm_cost_usd_total, llm_cache_savings_usd_total,
+  // llm_cache_write_premium_usd_total, llm_client_reported_cost_usd_total),
+  // counted in exact pico-dollars and rendered in USD. Exposition adds them to the
+  // registry's families on every scrape.
+  std::vector<prometheus::MetricFamily> CollectMoney() const;
+
   // Every value, including events held for label sets not yet scraped. The caller
   // stops recording meanwhile (EventPipeline does) for an event-consistent copy.
   RequestMetricsState Snapshot() const;
@@ -100,7 +108,9 @@ class RequestMetrics {
  private:
   struct HistogramSet;
   struct SeriesSet;
-  struct Observation;
+  struct MoneyGroup;
+  using Observation = RequestObservation;
+  struct LiveSink;
 
   // Where an event's raw label values (as sent, before sanitising) lead, and which
   // of its labels overflowed (bit 0 provider, 1 model, 2+i attribution label i).
@@ -136,16 +146,8 @@ class RequestMetrics {
 
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Counter>& tokens_;
-  prometheus::Family<prometheus::Counter>& cost_;
-  prometheus::Family<prometheus::Counter>& savings_;
-  prometheus::Family<prometheus::Counter>& premium_;
-  prometheus::Family<prometheus::Counter>& client_reported_;
   prometheus::Family<prometheus::Counter>& unpriced_;
-  prometheus::Family<prometheus::Histogram>& duration_;
-  prometheus::Family<prometheus::Histogram>& ttft_;
-  prometheus::Family<prometheus::Histogram>& input_tokens_;
-  prometheus::Family<prometheus::Histogram>& output_tokens_;
-  prometheus::Family<prometheus::Histogram>& request_cost_;
+  std::array<prometheus::Family<prometheus::Histogram>*, kRequestHistogramCount> histogram_families_{};  // by kRequestHistograms
   HistogramBuckets buckets_;
 
   LabelGuard provider_guard_;
@@ -156,10 +158,24 @@ class RequestMetrics {
   std::unordered_map<std::string, std::unique_ptr<SeriesSet>> sets_;
   std::unordered_map<std::string, std::unique_ptr<HistogramSet>> histograms_;
   std::vector<SeriesSet*> not_live_;  // guarded by sets_mu_
+  // By GroupKey (values without status), in creation order for the scrape. Guarded by sets_mu_.
+  std::unordered_map<std::string, MoneyGroup*> money_by_key_;
+  std::vector<std::unique_ptr<MoneyGroup>> money_groups_;
+  // Label names in /metrics order (sorted, as prometheus-cpp sorts them) with the
+  // index of each in a set's values.
+  std::vector<std::pair<std::string, std::size_t>> sorted_labels_;
   // Raw label tuple -> route. A guard's answer for a raw value never changes (admitted
   // values are never dropped), so most events skip sanitising and admitting their
-  // labels. Bounded by kMaxRawKeys; past it, events take the full path. Guarded by sets_mu_.
-  std::unordered_map<std::string, RawRoute, RawKeyHash, std::equal_to<>> routes_;
+  // labels. Bounded by kMaxRawKeys in all; past it, events take the full path.
+  // Sharded by the tuple's hash, each shard with its own lock: this lookup is what
+  // every event does, and one lock word for all would be shared by every ingest
+  // thread (label sets themselves are created rarely, under sets_mu_).
+  static constexpr std::size_t kRouteShards = 16;
+  struct alignas(64) RouteShard {
+    mutable std::shared_mutex mu;
+    std::unordered_map<std::string, RawRoute, RawKeyHash, std::equal_to<>> routes;
+  };
+  std::array<RouteShard, kRouteShards> route_shards_;
   bool route_cache_ = true;  // off when there are too many labels for the overflow mask
   std::uint64_t epoch_ = 0;           // guarded by sets_mu_
   std::chrono::steady_clock::time_point scrape_started_{};  // of the last BeginScrape; guarded by sets_mu_

@@ -133,6 +133,11 @@ HttpService WebService(const WebServerOptions& options, Exposition& exposition, 
       HttpResponse r;
       // HEAD renders nothing: it is not a scrape.
       r.Content(req.method == "HEAD" ? std::string() : exposition.Render(), std::string(kExpositionContentType));
+      r.Header("Vary", "Accept-Encoding");
+      if (req.method != "HEAD" && AcceptsGzip(req.Header("Accept-Encoding"))) {
+        r.body = GzipText(r.body);
+        r.Header("Content-Encoding", "gzip");
+      }
       return r;
     }
     if (path == "/" || path == "/-/healthy" || path == "/-/ready") {

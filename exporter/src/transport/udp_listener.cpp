@@ -24,8 +24,49 @@ constexpr std::size_t kMaxDatagram = 65507 + 1;      // +1 to see truncation
 
 }  // namespace
 
-UdpListener::UdpListener(const ListenAddress& address, EventPipeline& pipeline, int receive_buffer_bytes)
+namespace {
+
+// A UDP socket for `ai`, options set, bound; -1 and `error` on failure.
+int BindSocket(const sockaddr* addr, socklen_t addr_len, int family, int receive_buffer_bytes, bool reuse_port,
+               std::string& error) {
+  const int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = std::strerror(errno);
+    return -1;
+  }
+  if (family == AF_INET6) {
+    const int off = 0;  // ":port" means both IPv4 and IPv6
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+  }
+  if (receive_buffer_bytes > 0) {
+    // SO_RCVBUF is silently capped at net.core.rmem_max; SO_RCVBUFFORCE is not,
+    // where the process may use it (CAP_NET_ADMIN).
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer_bytes, sizeof receive_buffer_bytes) != 0) {
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes, sizeof receive_buffer_bytes);
+    }
+  }
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);  // drop count with each datagram
+  if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    error = std::string("SO_REUSEPORT: ") + std::strerror(errno);
+    close(fd);
+    return -1;
+  }
+  if (bind(fd, addr, addr_len) != 0) {
+    error = std::strerror(errno);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+UdpListener::UdpListener(const ListenAddress& address, EventPipeline& pipeline, int receive_buffer_bytes,
+                         std::size_t workers)
     : pipeline_(pipeline) {
+  if (workers == 0) workers = 1;
+  const bool reuse_port = workers > 1;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_DGRAM;
@@ -35,54 +76,73 @@ UdpListener::UdpListener(const ListenAddress& address, EventPipeline& pipeline, 
   const int rc = getaddrinfo(address.host.empty() ? nullptr : address.host.c_str(), port.c_str(), &hints, &res);
   if (rc != 0) throw std::runtime_error("udp: cannot resolve '" + address.host + "': " + gai_strerror(rc));
   std::string last_error = "no address";
-  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    const int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) {
-      last_error = std::strerror(errno);
-      continue;
-    }
-    if (ai->ai_family == AF_INET6) {
-      const int off = 0;  // ":port" means both IPv4 and IPv6
-      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-    }
-    if (receive_buffer_bytes > 0) {
-      // SO_RCVBUF is silently capped at net.core.rmem_max; SO_RCVBUFFORCE is not,
-      // where the process may use it (CAP_NET_ADMIN).
-      if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer_bytes, sizeof receive_buffer_bytes) != 0) {
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes, sizeof receive_buffer_bytes);
-      }
-    }
-    const int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);  // drop count with each datagram
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-      fd_ = fd;
-      break;
-    }
-    last_error = std::strerror(errno);
-    close(fd);
+  int first = -1;
+  int family = AF_UNSPEC;
+  for (addrinfo* ai = res; ai != nullptr && first < 0; ai = ai->ai_next) {
+    first = BindSocket(ai->ai_addr, ai->ai_addrlen, ai->ai_family, receive_buffer_bytes, reuse_port, last_error);
+    family = ai->ai_family;
   }
   freeaddrinfo(res);
-  if (fd_ < 0) throw std::runtime_error("udp: cannot bind " + address.host + ":" + port + ": " + last_error);
+  if (first < 0) throw std::runtime_error("udp: cannot bind " + address.host + ":" + port + ": " + last_error);
+  // The others bind where the first one did (its port, when the flag said :0).
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;
-  getsockname(fd_, reinterpret_cast<sockaddr*>(&bound), &len);
+  getsockname(first, reinterpret_cast<sockaddr*>(&bound), &len);
   port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                                             : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  auto add = [this](int fd) {
+    auto s = std::make_unique<Socket>();
+    s->fd = fd;
+    s->index = sockets_.size();
+    sockets_.push_back(std::move(s));
+  };
+  add(first);
+  for (std::size_t i = 1; i < workers; ++i) {
+    const int fd = BindSocket(reinterpret_cast<const sockaddr*>(&bound), len, family, receive_buffer_bytes, true,
+                              last_error);
+    if (fd < 0) {
+      for (auto& s : sockets_) close(s->fd);
+      throw std::runtime_error("udp: cannot bind worker socket " + std::to_string(i + 1) + " of " +
+                               std::to_string(workers) + " to " + address.host + ":" + std::to_string(port_) + ": " +
+                               last_error);
+    }
+    add(fd);
+  }
 }
 
 UdpListener::~UdpListener() {
   Stop();
-  if (fd_ >= 0) close(fd_);
+  for (auto& s : sockets_) close(s->fd);
 }
 
-void UdpListener::Start() { thread_ = std::thread([this] { Run(); }); }
+void UdpListener::Start() {
+  for (auto& s : sockets_) {
+    Socket* socket = s.get();
+    socket->thread = std::thread([this, socket] { Run(*socket); });
+  }
+}
 
 void UdpListener::Stop() {
   stopping_.store(true);
-  if (thread_.joinable()) thread_.join();
+  for (auto& s : sockets_) {
+    if (s->thread.joinable()) s->thread.join();
+  }
 }
 
-void UdpListener::Run() {
+std::size_t UdpListener::drained() const {
+  std::size_t n = 0;
+  for (const auto& s : sockets_) n += s->drained;
+  return n;
+}
+
+std::vector<std::size_t> UdpListener::received() const {
+  std::vector<std::size_t> r;
+  for (const auto& s : sockets_) r.push_back(s->received.load(std::memory_order_relaxed));
+  return r;
+}
+
+void UdpListener::Run(Socket& socket) {
+  const int fd = socket.fd;
   std::vector<char> buffers(kBatch * kMaxDatagram);
   std::vector<iovec> iov(kBatch);
   std::vector<mmsghdr> msgs(kBatch);
@@ -102,7 +162,7 @@ void UdpListener::Run() {
       msgs[i].msg_hdr.msg_control = control.data() + i * kControl;
       msgs[i].msg_hdr.msg_controllen = kControl;
     }
-    const int n = recvmmsg(fd_, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+    const int n = recvmmsg(fd, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
     if (n < 0) {
       if (errno == EINTR) return -1;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -117,10 +177,11 @@ void UdpListener::Run() {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
           std::uint32_t dropped = 0;
           std::memcpy(&dropped, CMSG_DATA(c), sizeof dropped);
-          drop_metrics_->UdpKernelDrops(dropped);
+          drop_metrics_->UdpKernelDrops(socket.index, dropped);
         }
       }
     }
+    socket.received.fetch_add(static_cast<std::size_t>(n), std::memory_order_relaxed);
     for (int i = 0; i < n; ++i) {
       if (!allowed_.Allows(reinterpret_cast<const sockaddr*>(&sources[i]))) {
         pipeline_.RejectWhole(Transport::kUdp, EventError{0, "", RejectReason::kUnauthorized,
@@ -139,9 +200,9 @@ void UdpListener::Run() {
   };
 
   while (!stopping_.load(std::memory_order_relaxed)) {
-    pollfd p{fd_, POLLIN, 0};
+    pollfd p{fd, POLLIN, 0};
     const int ready = poll(&p, 1, 200);  // wake up to notice Stop()
-    if (ready == 0) ReportKernelDrops();  // idle: drops after the last datagram show up too
+    if (ready == 0) ReportKernelDrops(socket);  // idle: drops after the last datagram show up too
     if (ready <= 0) continue;
     receive();
   }
@@ -152,7 +213,7 @@ void UdpListener::Run() {
   // flood; then the queue is read until empty.
   sock_filter refuse_all[] = {{BPF_RET | BPF_K, 0, 0, 0}};
   sock_fprog program{1, refuse_all};
-  if (setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) != 0) {
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) != 0) {
     Log(LogLevel::kWarn, "udp: cannot stop intake for the shutdown drain; draining what arrives meanwhile",
         {{"error", std::strerror(errno)}});
   }
@@ -167,17 +228,18 @@ void UdpListener::Run() {
       break;
     }
   }
-  ReportKernelDrops();
-  drained_ = drained;
+  ReportKernelDrops(socket);
+  socket.drained = drained;
 }
 
-void UdpListener::ReportKernelDrops() {
+void UdpListener::ReportKernelDrops(const Socket& socket) {
   if (drop_metrics_ == nullptr) return;
   // SO_MEMINFO's drop count is the one SO_RXQ_OVFL reports, without waiting for a datagram.
   std::uint32_t info[SK_MEMINFO_VARS] = {};
   socklen_t len = sizeof info;
-  if (getsockopt(fd_, SOL_SOCKET, SO_MEMINFO, info, &len) == 0 && len > SK_MEMINFO_DROPS * sizeof(std::uint32_t)) {
-    drop_metrics_->UdpKernelDrops(info[SK_MEMINFO_DROPS]);
+  if (getsockopt(socket.fd, SOL_SOCKET, SO_MEMINFO, info, &len) == 0 &&
+      len > SK_MEMINFO_DROPS * sizeof(std::uint32_t)) {
+    drop_metrics_->UdpKernelDrops(socket.index, info[SK_MEMINFO_DROPS]);
   }
 }
 
