@@ -14,6 +14,7 @@ Exposition::Exposition(std::shared_ptr<prometheus::Registry> registry, RequestMe
     : registry_(std::move(registry)), request_metrics_(request_metrics) {}
 
 std::string Exposition::Render() {
+  for (const auto& hook : hooks_) hook();
   const std::uint64_t token = request_metrics_.BeginScrape();
   auto families = registry_->Collect();
   for (const auto& collect : collectors_) {

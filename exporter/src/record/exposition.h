@@ -28,11 +28,15 @@ class Exposition {
   void AddCollector(std::function<std::vector<prometheus::MetricFamily>()> collect) {
     collectors_.push_back(std::move(collect));
   }
+  // Run before every scrape collects the registry (recorders that compute gauges
+  // at scrape time, e.g. TaskTracker::Refresh). Add before serving.
+  void AddScrapeHook(std::function<void()> hook) { hooks_.push_back(std::move(hook)); }
 
  private:
   std::vector<std::function<std::vector<prometheus::MetricFamily>()>> collectors_;
   std::shared_ptr<prometheus::Registry> registry_;
   RequestMetrics& request_metrics_;
+  std::vector<std::function<void()>> hooks_;
 };
 
 }  // namespace llmcost
