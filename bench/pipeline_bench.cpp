@@ -53,8 +53,14 @@ struct World {
     // kEvent carries a task_id and a prompt_hash: every event takes both recorders' paths.
     pipeline.SetTaskTracker(&tasks);
     pipeline.SetPromptRepeats(&prompts);
-    exposition.AddScrapeHook([this] { tasks.Refresh(); });
-    exposition.AddScrapeHook([this] { prompts.Refresh(); });
+    exposition.AddCollector([this] {
+      tasks.Refresh();
+      return std::vector<prometheus::MetricFamily>{};
+    });
+    exposition.AddCollector([this] {
+      prompts.Refresh();
+      return std::vector<prometheus::MetricFamily>{};
+    });
   }
 };
 

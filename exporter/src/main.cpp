@@ -129,8 +129,14 @@ int main(int argc, char** argv) {
     TaskTracker task_tracker(*registry, config);
     PromptRepeats prompt_repeats(*registry, config, TaskTracker::SteadyMs);
     Exposition exposition(registry, request_metrics);
-    exposition.AddScrapeHook([&task_tracker] { task_tracker.Refresh(); });
-    exposition.AddScrapeHook([&prompt_repeats] { prompt_repeats.Refresh(); });
+    exposition.AddCollector([&task_tracker] {
+      task_tracker.Refresh();
+      return std::vector<prometheus::MetricFamily>{};
+    });
+    exposition.AddCollector([&prompt_repeats] {
+      prompt_repeats.Refresh();
+      return std::vector<prometheus::MetricFamily>{};
+    });
     RequestIdWindow request_ids(flags.ingest_dedupe_max_ids, flags.ingest_dedupe_window.count());
     EventPipeline pipeline(EventParser(config.attribution_labels, config.tasks.id_fields), prices, request_metrics, exporter_metrics,
                            &request_ids);
