@@ -216,7 +216,8 @@ int main(int argc, char** argv) {
     if (!flags.ingest_listen_address.empty()) {
       ingest.emplace(MustParseAddress("ingest.listen-address", flags.ingest_listen_address), pipeline,
                      flags.ingest_max_body_bytes, ingest_security, flags.ingest_max_queued_requests,
-                     ClientApi{&ledger, &prices, remote_spend ? &*remote_spend : nullptr});
+                     ClientApi{&ledger, &prices, remote_spend ? &*remote_spend : nullptr, &task_tracker,
+                               &prompt_repeats});
     }
     std::optional<OtlpServer> otlp;
     if (!flags.otlp_listen_address.empty()) {

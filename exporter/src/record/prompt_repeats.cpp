@@ -38,7 +38,11 @@ PromptRepeats::PromptRepeats(prometheus::Registry& registry, const ExporterConfi
                    .Help("Requests with a new prompt_hash not tracked because the table was full (prompts.max_hashes)")
                    .Register(registry)
                    .Add({})),
-      feature_guard_(config.histogram_label, config.CapFor(config.histogram_label), config.max_label_value_length) {}
+      feature_guard_(config.histogram_label, config.CapFor(config.histogram_label), config.max_label_value_length),
+      has_tenant_(std::find(config.attribution_labels.begin(), config.attribution_labels.end(),
+                            kDrillDownTenantLabel) != config.attribution_labels.end()),
+      tenants_(std::string(kDrillDownTenantLabel), config.CapFor(std::string(kDrillDownTenantLabel)),
+               config.max_label_value_length) {}
 
 PromptRepeats::~PromptRepeats() = default;
 
@@ -73,17 +77,12 @@ void PromptRepeats::Sweep(std::int64_t now_ms) {
 
 void PromptRepeats::Record(const UsageEvent& event, const RequestCost& cost) {
   if (event.prompt_hash.empty()) return;
-  std::string_view raw_feature;
-  for (const auto& [name, value] : event.labels) {
-    if (name == feature_label_) {
-      raw_feature = value;
-      break;
-    }
-  }
-  // The key: raw feature value, a separator no sanitised value has, the hash.
+  const std::string_view raw_feature = LabelValueOf(event, feature_label_);
   thread_local std::string key;
-  key.assign(raw_feature);
-  key.push_back('\x1f');
+  key.assign(std::to_string(raw_feature.size()));
+  key.push_back(':');
+  key.append(raw_feature);
+  const std::size_t hash_at = key.size();
   key.append(event.prompt_hash);
   const std::int64_t now = clock_();
 
@@ -97,12 +96,16 @@ void PromptRepeats::Record(const UsageEvent& event, const RequestCost& cost) {
     }
     it = entries_.try_emplace(key).first;
     it->second.feature = &FeatureFor(raw_feature);
+    it->second.hash_at = static_cast<std::uint32_t>(hash_at);
   }
   Entry& e = it->second;
+  if (has_tenant_) e.tenant = tenants_.Get(LabelValueOf(event, kDrillDownTenantLabel));
   Trim(e, now);
   if (e.times.size() >= config_.max_repeats) {
     Feature& f = *e.feature;
     const PicoUsd c = cost.RequestTotal();
+    ++e.repeated;
+    e.repeated_cost += c;
     if (f.shown) {
       f.requests->Increment();
       f.cost->Increment(PicoToUsd(c));
@@ -133,6 +136,31 @@ void PromptRepeats::Refresh() {
   }
   for (const auto& [key, e] : entries_) e.feature->scan_max = std::max(e.feature->scan_max, e.times.size());
   for (auto& [value, f] : features_) f->max->Set(static_cast<double>(f->scan_max));
+}
+
+std::vector<PromptRepeats::PromptView> PromptRepeats::Top(std::size_t n) {
+  std::lock_guard lock(mu_);
+  const std::int64_t now = clock_();
+  Sweep(now);
+  using Item = decltype(entries_)::value_type;
+  std::vector<const Item*> all;
+  all.reserve(entries_.size());
+  for (const Item& e : entries_) all.push_back(&e);
+  const auto worse_first = [](const Item* a, const Item* b) {
+    if (a->second.times.size() != b->second.times.size()) return a->second.times.size() > b->second.times.size();
+    if (a->second.repeated != b->second.repeated) return a->second.repeated > b->second.repeated;
+    return a->first < b->first;
+  };
+  n = std::min(n, all.size());
+  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), worse_first);
+  std::vector<PromptView> out;
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Entry& e = all[i]->second;
+    out.push_back({all[i]->first.substr(e.hash_at), e.feature->value, e.tenant ? *e.tenant : std::string(),
+                   e.times.size(), e.repeated, e.repeated_cost, e.times.empty() ? 0 : now - e.times.back()});
+  }
+  return out;
 }
 
 std::size_t PromptRepeats::hashes() const {

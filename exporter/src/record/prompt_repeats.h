@@ -14,7 +14,8 @@
 // (each at most kMaxCounted long) rather than a sketch: exact counts for the
 // hashes kept, and the cap only matters under a flood of distinct hashes, where
 // expired hashes are swept first and new ones are then not tracked (counted).
-// Hashes never become labels and are never logged. Not persisted.
+// Hashes never become labels and are never logged; Top() lists the most repeated
+// ones as sent, with feature and tenant, for GET /v1/prompts/top. Not persisted.
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -35,6 +36,7 @@
 #include "pricing/money.h"
 #include "pricing/pricer.h"
 #include "record/label_guard.h"
+#include "record/label_intern.h"
 
 namespace llmcost {
 
@@ -52,10 +54,30 @@ class PromptRepeats {
   void Refresh();
   std::size_t hashes() const;
 
+  // A hash as the drill-down shows it: as sent (never a label, never logged), its
+  // feature and (last) tenant label values, its requests within the window now,
+  // and the repeats and their cost while it has stayed in the table.
+  struct PromptView {
+    std::string prompt_hash;
+    std::string feature;
+    std::string tenant;
+    std::size_t in_window = 0;
+    std::uint64_t repeated = 0;
+    PicoUsd repeated_cost = 0;
+    std::int64_t idle_ms = 0;  // since its last request
+  };
+  // The n hashes with the most requests in the window (then most repeats, then
+  // by hash); sweeps expired ones first. O(hashes) under the lock.
+  std::vector<PromptView> Top(std::size_t n);
+
  private:
   struct Feature;
   struct Entry {
     Feature* feature = nullptr;
+    const std::string* tenant = nullptr;  // interned; null without a tenant label
+    std::uint32_t hash_at = 0;            // the hash's offset in the key
+    std::uint64_t repeated = 0;
+    PicoUsd repeated_cost = 0;
     std::vector<std::int64_t> times;  // ascending, within the window, at most kMaxCounted
   };
   struct KeyHash {
@@ -74,9 +96,13 @@ class PromptRepeats {
   prometheus::Family<prometheus::Gauge>& max_;
   prometheus::Counter& dropped_;
   LabelGuard feature_guard_;
+  const bool has_tenant_;
 
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>> entries_;  // feature \x1f hash
+  LabelIntern tenants_;
+  // Key: the raw feature's length, ':', the raw feature, the hash (unambiguous for
+  // any bytes in either).
+  std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>> entries_;
   std::unordered_map<std::string, std::unique_ptr<Feature>> features_;
   std::int64_t last_sweep_ms_ = 0;
 };

@@ -1,5 +1,6 @@
 #include "record/task_tracker.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 #include <vector>
@@ -38,6 +39,7 @@ struct TaskTracker::Feature {
 
 struct TaskTracker::Task {
   Feature* feature = nullptr;
+  const std::string* tenant = nullptr;  // interned in tenants_; null without a tenant label
   std::uint64_t hops = 0;
   PicoUsd cost = 0;
   std::uint64_t tokens = 0;
@@ -84,7 +86,11 @@ TaskTracker::TaskTracker(prometheus::Registry& registry, const ExporterConfig& c
                    .Help("Active tasks ended early because the table was full (tasks.max_tasks), oldest idle first")
                    .Register(registry)
                    .Add({})),
-      feature_guard_(config.histogram_label, config.CapFor(config.histogram_label), config.max_label_value_length) {
+      feature_guard_(config.histogram_label, config.CapFor(config.histogram_label), config.max_label_value_length),
+      has_tenant_(std::find(config.attribution_labels.begin(), config.attribution_labels.end(),
+                            kDrillDownTenantLabel) != config.attribution_labels.end()),
+      tenants_(std::string(kDrillDownTenantLabel), config.CapFor(std::string(kDrillDownTenantLabel)),
+               config.max_label_value_length) {
   tasks_.reserve(std::min<std::size_t>(config_.max_tasks, 1024));
 }
 
@@ -178,6 +184,7 @@ void TaskTracker::Record(const UsageEvent& event, const RequestCost& cost) {
     it = tasks_.try_emplace(event.task_id).first;
     Task& t = it->second;
     t.feature = &feature;
+    if (has_tenant_) t.tenant = tenants_.Get(LabelValueOf(event, kDrillDownTenantLabel));
     t.first_ms = now;
     feature.active->Increment();
   } else {
@@ -241,6 +248,32 @@ std::optional<TaskTracker::Figures> TaskTracker::Find(std::string_view task_id) 
   if (it == tasks_.end()) return std::nullopt;
   const Task& t = it->second;
   return Figures{t.hops, t.cost, t.tokens, t.first_ms, t.last_ms, t.feature->value};
+}
+
+std::vector<TaskTracker::TaskView> TaskTracker::Top(TaskOrder by, std::size_t n) {
+  const std::int64_t now = clock_();
+  std::lock_guard lock(mu_);
+  ExpireIdle(now);
+  std::vector<const Entry*> all;
+  all.reserve(tasks_.size());
+  for (const Entry& e : tasks_) all.push_back(&e);
+  const auto worse_first = [by](const Entry* a, const Entry* b) {
+    const Task &x = a->second, &y = b->second;
+    if (by == TaskOrder::kCost && x.cost != y.cost) return x.cost > y.cost;
+    if (x.hops != y.hops) return x.hops > y.hops;
+    if (x.cost != y.cost) return x.cost > y.cost;
+    return a->first < b->first;
+  };
+  n = std::min(n, all.size());
+  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), worse_first);
+  std::vector<TaskView> out;
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Task& t = all[i]->second;
+    out.push_back({all[i]->first, t.feature->value, t.tenant ? *t.tenant : std::string(), t.hops, t.cost, t.tokens,
+                   now - t.first_ms, now - t.last_ms, t.crossed});
+  }
+  return out;
 }
 
 std::size_t TaskTracker::active() const {

@@ -18,6 +18,10 @@
 // first in O(1). Per event: one hash lookup under one mutex; events without a
 // task id cost nothing. State is not persisted (a restart forgets active tasks).
 //
+// Drill-down without labels: Top() lists the worst active tasks by cost or hops
+// with their ids as sent, feature and tenant, for GET /v1/tasks/top
+// (transport/client_api.h); it is the only way an id leaves the tracker.
+//
 // Like the request series, a feature's series are exposed at zero before its
 // counts: a feature's runaway counts and ended tasks are held until one scrape
 // (Refresh) has shown its series, then applied at the next.
@@ -36,6 +40,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "config/exporter_config.h"
 #include "event/seeded_hash.h"
@@ -43,12 +48,17 @@
 #include "pricing/money.h"
 #include "pricing/pricer.h"
 #include "record/label_guard.h"
+#include "record/label_intern.h"
 
 namespace llmcost {
 
 // The `reason` label of llm_runaway_tasks_total, declared once.
 enum class RunawayReason : std::uint8_t { kHops, kCost, kDuration };
 inline constexpr std::array<std::string_view, 3> kRunawayReasonNames = {"hops", "cost", "duration"};
+
+// The orders of Top() and of /v1/tasks/top?by=, declared once.
+enum class TaskOrder : std::uint8_t { kCost, kHops };
+inline constexpr std::array<std::string_view, 2> kTaskOrderNames = {"cost", "hops"};
 
 class TaskTracker {
  public:
@@ -75,6 +85,25 @@ class TaskTracker {
     std::string feature;
   };
   std::optional<Figures> Find(std::string_view task_id) const;
+
+  // An active task as the drill-down shows it: its id as sent (never a label,
+  // never logged), feature and tenant label values, figures, and the runaway
+  // reasons it has passed (bit per RunawayReason).
+  struct TaskView {
+    std::string task_id;
+    std::string feature;
+    std::string tenant;
+    std::uint64_t hops = 0;
+    PicoUsd cost = 0;
+    std::uint64_t tokens = 0;
+    std::int64_t age_ms = 0;   // since its first request
+    std::int64_t idle_ms = 0;  // since its last request
+    std::uint8_t crossed = 0;
+  };
+  // The n worst active tasks, ends idle ones first: by cost (then hops) or by hops
+  // (then cost), ties by id. O(active tasks) under the lock: an on-call query,
+  // not a hot path.
+  std::vector<TaskView> Top(TaskOrder by, std::size_t n);
   std::size_t active() const;
   std::uint64_t evicted() const;
 
@@ -105,8 +134,10 @@ class TaskTracker {
   prometheus::Family<prometheus::Gauge>& max_cost_;
   prometheus::Counter& evicted_;
   LabelGuard feature_guard_;
+  const bool has_tenant_;
 
   mutable std::mutex mu_;
+  LabelIntern tenants_;
   Table tasks_;
   Entry* oldest_ = nullptr;  // least recently seen; the list runs oldest -> newest
   Entry* newest_ = nullptr;
