@@ -13,6 +13,8 @@
 #include "pricing/pricer.h"
 #include "record/exposition.h"
 #include "record/spend_ledger.h"
+#include "record/prompt_repeats.h"
+#include "record/task_tracker.h"
 
 namespace llmcost {
 namespace {
@@ -23,7 +25,7 @@ const std::string kEvent =
     R"({"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":0},"server_tool_use":)"
     R"({"web_search_requests":0},"service_tier":"standard"},"latency_ms":2300,"ttft_ms":420,)"
     R"("status":200,"error_type":null,"stop_reason":"end_turn","batch":false,)"
-    R"("labels":{"feature":"chat","tenant":"acme","route":"/api/chat"},"request_id":"msg_01","task_id":"conv-42"})";
+    R"("labels":{"feature":"chat","tenant":"acme","route":"/api/chat"},"request_id":"msg_01","task_id":"conv-42","prompt_hash":"9f2c1e"})";
 
 std::shared_ptr<const PriceTable> Prices() {
   static auto t = PriceTable::LoadFile(std::string(LLM_COST_SOURCE_DIR) + "/exporter/pricing/prices.yml");
@@ -43,8 +45,24 @@ struct World {
   ExporterMetrics exporter{*registry, config, "bench", "bench"};
   RequestMetrics requests{*registry, config, exporter};
   PriceBook prices{Prices()};
-  EventPipeline pipeline{EventParser(config.attribution_labels), prices, requests, exporter};
+  TaskTracker tasks{*registry, config};
+  PromptRepeats prompts{*registry, config, TaskTracker::SteadyMs};
+  EventPipeline pipeline{EventParser(config.attribution_labels, config.tasks.id_fields), prices, requests, exporter};
   Exposition exposition{registry, requests};
+  explicit World(bool track_tasks = true) {
+    if (!track_tasks) return;
+    // kEvent carries a task_id and a prompt_hash: every event takes both recorders' paths.
+    pipeline.SetTaskTracker(&tasks);
+    pipeline.SetPromptRepeats(&prompts);
+    exposition.AddCollector([this] {
+      tasks.Refresh();
+      return std::vector<prometheus::MetricFamily>{};
+    });
+    exposition.AddCollector([this] {
+      prompts.Refresh();
+      return std::vector<prometheus::MetricFamily>{};
+    });
+  }
 };
 
 void BM_SplitAndParse(benchmark::State& state) {
@@ -78,6 +96,36 @@ void BM_IngestOneEvent(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_IngestOneEvent);
+
+// The same without the task tracker and the prompt-repeat detector: the
+// difference is their cost per event.
+void BM_IngestOneEventNoTaskTracker(benchmark::State& state) {
+  World w(false);
+  w.pipeline.Ingest(kEvent, Transport::kUdp, 0);
+  w.exposition.Render();
+  for (auto _ : state) w.pipeline.Ingest(kEvent, Transport::kUdp, 0);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_IngestOneEventNoTaskTracker);
+
+// A new task id on every event (worst case: insert, and eviction once the table
+// is full at tasks.max_tasks).
+void BM_IngestDistinctTasks(benchmark::State& state) {
+  World w;
+  w.pipeline.Ingest(kEvent, Transport::kUdp, 0);
+  w.exposition.Render();
+  std::string e = kEvent;
+  const std::size_t at = e.find("conv-42");
+  std::uint64_t n = 0;
+  for (auto _ : state) {
+    const std::string id = std::to_string(n++ % 1'000'000'000ULL);
+    std::string body = e.substr(0, at) + id + e.substr(at + 7);
+    w.pipeline.Ingest(body, Transport::kUdp, 0);
+  }
+  state.counters["active_tasks"] = static_cast<double>(w.tasks.active());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_IngestDistinctTasks);
 
 // /metrics render at N label sets (each is ~15 request series + shared histograms).
 void BM_Render(benchmark::State& state) {

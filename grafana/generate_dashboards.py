@@ -41,6 +41,8 @@ UID_HEALTH = "llm-cost-exporter-health"
 # the tenant filter cannot apply to them.
 F = 'provider=~"$provider", model=~"$model", feature=~"$feature", tenant=~"$tenant"'
 HF = 'provider=~"$provider", model=~"$model", feature=~"$feature"'
+# The task and repeated-prompt series carry feature only (docs/metrics.md).
+TF = 'feature=~"$feature"'
 I = 'instance=~"$instance"'
 
 # All input-side token types: Anthropic's four input counts are disjoint, so the
@@ -658,6 +660,48 @@ def efficiency():
                  "(llm_request_cost_usd; bucket-resolution estimate; no tenant filter).",
                  [target(quantile(0.95, "llm_request_cost_usd", "model, le"),
                          "{{model}}")], "currencyUSD", w=6)
+
+    # Agent tasks and retries (issue 15): the exporter condenses task ids and
+    # prompt hashes into these by-feature series; ids are on /v1/tasks/top.
+    d.row("Agent tasks and retries")
+    d.timeseries("Hops per task p50 / p95 by feature",
+                 "Requests per task (task_id, conversation_id or session_id), observed "
+                 "when a task ends (llm_task_hops; no tenant, provider or model filter: "
+                 "the task series carry feature only). A rising p95 is agents taking "
+                 "more steps (LLMTaskHopsGrowth).",
+                 [target(quantile(q, "llm_task_hops", "feature, le", TF), f"p{int(q * 100)} {{{{feature}}}}",
+                         ref=chr(ord("A") + i)) for i, q in enumerate((0.5, 0.95))],
+                 "short", axis_label="hops")
+    d.timeseries("Cost per task p50 / p95 by feature",
+                 "USD per ended task (llm_task_cost_usd, bucket-resolution estimate; "
+                 "feature filter only).",
+                 [target(quantile(q, "llm_task_cost_usd", "feature, le", TF), f"p{int(q * 100)} {{{{feature}}}}",
+                         ref=chr(ord("A") + i)) for i, q in enumerate((0.5, 0.95))],
+                 "currencyUSD")
+    d.timeseries("Runaway tasks by feature and reason",
+                 "Tasks that passed a runaway limit (more than 12 hops, $0.50 or 30 "
+                 "minutes by default; exporter config tasks.runaway), counted once per "
+                 "task and reason (LLMRunawayTask pages on any). The ids: "
+                 "GET /v1/tasks/top on the ingest listener.",
+                 [target(f"sum by (feature, reason) ({increase('llm_runaway_tasks_total', TF, RI)})",
+                         "{{feature}} {{reason}}")], "short", w=8, axis_label="tasks")
+    d.timeseries("Active tasks and the worst one by feature",
+                 "Tasks seen and not ended (llm_active_tasks), and the most hops of any "
+                 "active task (llm_task_max_hops) as of the last scrape.",
+                 [target(f"sum by (feature) (llm_active_tasks{{{TF}}})", "active {{feature}}"),
+                  target(f"max by (feature) (llm_task_max_hops{{{TF}}})", "max hops {{feature}}", ref="B")],
+                 "short", w=8)
+    d.timeseries("Retry-amplified spend by feature",
+                 "USD per hour spent on repeated-prompt requests: the 6th and later copy "
+                 "of one prompt_hash within 60 s (llm_repeated_prompt_cost_usd_total; "
+                 "LLMRetryStorm). The hashes: GET /v1/prompts/top.",
+                 [target(f"sum by (feature) ({rate('llm_repeated_prompt_cost_usd_total', TF)}) * 3600",
+                         "{{feature}}")], "currencyUSD", w=8, axis_label="USD/hour")
+    d.stat("Retry-amplified spend in range",
+           "USD spent on repeated-prompt requests in the selected time range, all "
+           "selected features.",
+           [target(f"sum({increase('llm_repeated_prompt_cost_usd_total', TF)})", instant=True)],
+           "currencyUSD", w=8, decimals=2)
     return d
 
 

@@ -29,8 +29,10 @@
 #include "reconcile/reconciler.h"
 #include "record/exporter_metrics.h"
 #include "record/exposition.h"
+#include "record/prompt_repeats.h"
 #include "record/request_metrics.h"
 #include "record/spend_ledger.h"
+#include "record/task_tracker.h"
 #include "transport/http_servers.h"
 #include "transport/otlp_server.h"
 #include "transport/source_networks.h"
@@ -149,10 +151,22 @@ int main(int argc, char** argv) {
     exporter_metrics.PricingLoaded(*prices.Current());
     RequestMetrics request_metrics(*registry, config, exporter_metrics);
     request_metrics.SetZeroFirstDuration(flags.web_zero_first_duration);
+    TaskTracker task_tracker(*registry, config);
+    PromptRepeats prompt_repeats(*registry, config, TaskTracker::SteadyMs);
     Exposition exposition(registry, request_metrics);
+    exposition.AddCollector([&task_tracker] {
+      task_tracker.Refresh();
+      return std::vector<prometheus::MetricFamily>{};
+    });
+    exposition.AddCollector([&prompt_repeats] {
+      prompt_repeats.Refresh();
+      return std::vector<prometheus::MetricFamily>{};
+    });
     RequestIdWindow request_ids(flags.ingest_dedupe_max_ids, flags.ingest_dedupe_window.count());
-    EventPipeline pipeline(EventParser(config.attribution_labels), prices, request_metrics, exporter_metrics,
+    EventPipeline pipeline(EventParser(config.attribution_labels, config.tasks.id_fields), prices, request_metrics, exporter_metrics,
                            &request_ids);
+    pipeline.SetTaskTracker(&task_tracker);
+    pipeline.SetPromptRepeats(&prompt_repeats);
     pipeline.SetTimeWindow({flags.ingest_max_event_age.count(), flags.ingest_max_clock_skew.count()});
     SpendLedger ledger(config);
     pipeline.SetSpendLedger(&ledger);
@@ -254,7 +268,8 @@ int main(int argc, char** argv) {
     if (!flags.ingest_listen_address.empty()) {
       ingest.emplace(MustParseAddress("ingest.listen-address", flags.ingest_listen_address), pipeline,
                      flags.ingest_max_body_bytes, ingest_security, flags.ingest_max_queued_requests,
-                     ClientApi{&ledger, &prices, remote_spend ? &*remote_spend : nullptr});
+                     ClientApi{&ledger, &prices, remote_spend ? &*remote_spend : nullptr, &task_tracker,
+                               &prompt_repeats});
     }
     std::optional<OtlpServer> otlp;
     if (!flags.otlp_listen_address.empty()) {

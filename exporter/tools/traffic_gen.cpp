@@ -208,6 +208,11 @@ const std::vector<std::pair<Feature, double>> kFeatures = {
     {{"agent", {"/api/agent/run", "/api/agent/step"}, 2500, 24000, 1100, 0.9, 0.05, 0.0, true}, 15},
 };
 
+// A normal agent task: 2 to 5 hops (under the exporter's default runaway limit
+// of 12), a few tasks open at a time.
+constexpr std::pair<uint64_t, uint64_t> kAgentTaskHops{2, 5};
+constexpr std::size_t kAgentTasksOpen = 4;
+
 const std::vector<std::pair<std::string, double>> kTenants = {
     {"acme", 32}, {"globex", 22}, {"initech", 16}, {"umbrella", 12}, {"hooli", 8}, {"stark", 6}, {"wayne", 4}};
 
@@ -255,7 +260,20 @@ class Generator {
     e["model"] = model.id;
     e["labels"] = {{"feature", feature}, {"tenant", tenant}, {"route", route}};
     e["request_id"] = request_id();
-    if (spike) e["task_id"] = "runaway-job-" + std::to_string(opt_.seed);
+    // Every request carries a prompt_hash, distinct for distinct prompts (no retry
+    // loops in normal traffic); the spike is one recursive job, one task. Steady
+    // agent requests are hops of a few concurrent tasks of kAgentTaskHops hops,
+    // the last one marked task_end. Drawn from tasks_rng_, so the rest of a seed's
+    // events is what it was before tasks existed.
+    e["prompt_hash"] = prompt_hash();
+    if (spike) {
+      e["task_id"] = "runaway-job-" + std::to_string(opt_.seed);
+    } else if (feature == "agent") {
+      AgentTask& task = open_tasks_[tasks_rng_.below(open_tasks_.size())];
+      if (task.hops_left == 0) task = new_task();
+      e["task_id"] = task.id;
+      if (--task.hops_left == 0) e["task_end"] = true;
+    }
     Tally& t = ev.tally;
     t.events = 1;
     t.spike_events = spike ? 1 : 0;
@@ -349,6 +367,23 @@ class Generator {
     return static_cast<uint64_t>(std::clamp(v, 1.0, 900000.0));
   }
 
+  struct AgentTask {
+    std::string id;
+    uint64_t hops_left = 0;
+  };
+  AgentTask new_task() {
+    const auto [lo, hi] = kAgentTaskHops;
+    return {"agent-task-" + std::to_string(opt_.seed) + "-" + std::to_string(++tasks_started_),
+            lo + tasks_rng_.below(hi - lo + 1)};
+  }
+
+  std::string prompt_hash() {
+    static constexpr std::string_view kHex = "0123456789abcdef";
+    std::string h = "sha256:";
+    for (int i = 0; i < 16; ++i) h += kHex[tasks_rng_.below(16)];
+    return h;
+  }
+
   std::string request_id() {
     static constexpr std::string_view kAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     std::string id = "msg_01";
@@ -359,6 +394,9 @@ class Generator {
   const Options& opt_;
   Rng rng_;
   uint64_t spike_step_ = 0;
+  Rng tasks_rng_{opt_.seed ^ 0x7a5c5eedULL};
+  uint64_t tasks_started_ = 0;
+  std::vector<AgentTask> open_tasks_ = std::vector<AgentTask>(kAgentTasksOpen);
 };
 
 // Delivery: UDP sends one datagram per event (fire-and-forget, like the clients);

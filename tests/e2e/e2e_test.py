@@ -3,11 +3,13 @@
 Prometheus (5s scrape and evaluation) and Alertmanager, real llm-traffic-gen,
 measured in real time.
 
-  e2e_test.py alerts    spike page, no false page, expensive-model share and cache
-                        regression: four independent stacks, run concurrently
+  e2e_test.py alerts    spike page, no false page, expensive-model share, cache
+                        regression, runaway task, retry storm and brand-new feature:
+                        seven independent stacks, run concurrently
   e2e_test.py restart   exporter restarted mid-run, with and without --storage.path
   e2e_test.py SCENARIO  one scenario: spike | no-page | expensive-model |
-                        cache-regression | restart-persistent | restart-ephemeral
+                        cache-regression | runaway | retry-storm | new-feature |
+                        restart-persistent | restart-ephemeral
 
 Environment: BUILD_DIR (CMake build dir; default <repo>/build).
 Each scenario prints `e2e: ...` result lines and exits non-zero on failure.
@@ -18,6 +20,8 @@ import re
 import subprocess
 import sys
 import time
+
+import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -82,9 +86,22 @@ def scenario_spike(failures):
                         "--spike-multiplier", str(SPIKE_MULT), "--spike-feature", feature,
                         "--spike-tenant", tenant, "--spike-model", "claude-opus-4-6")
         spike_mono = tr.start_mono + SPIKE_WARMUP
-        # Listen well past the bound so that a late page is measured, not just missed.
-        got = st.recorder.wait_for(lambda a: a["labels"].get("severity") == "page",
-                                   spike_mono + SPIKE_BOUND + 30)
+        # The spike is a recursive job on one task (the generator's runaway-job-<seed>),
+        # so two pages are right: LLMRunawayTask (its task passes 12 hops within
+        # seconds) and LLMSpendSpike (the feature's spend against its baseline). The
+        # first page is usually LLMRunawayTask; what is tested is that each arrives
+        # within the bound. They are different alertnames, hence different
+        # Alertmanager groups (group_by starts with alertname): the earlier page does
+        # not hold the later one back. Listen well past the bound so that a late page
+        # is measured, not just missed.
+        is_spike = lambda a: (a["labels"].get("severity") == "page"  # noqa: E731
+                              and a["labels"].get("alertname") == "LLMSpendSpike")
+        got = st.recorder.wait_for(is_spike, spike_mono + SPIKE_BOUND + 30)
+        # The job's task passes the hops limit (and, on Opus, the cost limit in the
+        # same scrape: both reasons come in one notification); hops is the one tested.
+        runaway = st.recorder.wait_for(lambda a: a["labels"].get("alertname") == "LLMRunawayTask"
+                                       and a["labels"].get("reason") == "hops",
+                                       spike_mono + SPIKE_BOUND + 30)
         early = pages(st.recorder, before=spike_mono)
         check(not early, "page before the spike started: %s" % [brief(a) for _, a in early], failures)
         tr.stop()
@@ -103,15 +120,30 @@ def scenario_spike(failures):
             except Exception as e:  # diagnostics only
                 zs[key] = str(e)
         print("e2e: spike diagnostics from 10 s before the spike, every 5 s: %s" % zs, flush=True)
+        after = sorted((m - spike_mono, brief(a)) for m, a in pages(st.recorder) if m >= spike_mono)
+        print("e2e: pages after the spike (s after its first event): %s"
+              % [("%.1f" % d, b) for d, b in after], flush=True)
+        runaway_delay = None
+        if runaway is None:
+            check(False, "no LLMRunawayTask{reason=\"hops\"} notification within %d s of the spike (its job is "
+                  "one task of thousands of hops)" % (SPIKE_BOUND + 30), failures)
+        else:
+            runaway_delay = runaway[0] - spike_mono
+            ra = runaway[1]["labels"]
+            print("e2e: spike LLMRunawayTask page after %.1f s (%s)" % (runaway_delay, brief(runaway[1])), flush=True)
+            check(ra.get("severity") == "page" and ra.get("feature") == feature and ra.get("reason") == "hops",
+                  "runaway page %s is not severity=page feature=%s reason=hops" % (brief(runaway[1]), feature),
+                  failures)
+            check(0 < runaway_delay <= SPIKE_BOUND, "LLMRunawayTask page after %.1f s, not within (0, %d] s"
+                  % (runaway_delay, SPIKE_BOUND), failures)
         if got is None:
-            check(False, "no page-severity notification within %d s of the spike" % (SPIKE_BOUND + 30), failures)
+            check(False, "no LLMSpendSpike page within %d s of the spike" % (SPIKE_BOUND + 30), failures)
             print(st.logs())
             return {}
         mono, a = got
         delay = mono - spike_mono
         print("e2e: spike page after %.1f s (%s)" % (delay, brief(a)), flush=True)
         labels, ann = a["labels"], a.get("annotations", {})
-        check(labels.get("alertname") == "LLMSpendSpike", "first page is %s, not LLMSpendSpike" % brief(a), failures)
         check(delay <= SPIKE_BOUND, "spike page after %.1f s > %d s" % (delay, SPIKE_BOUND), failures)
         check(delay > 0, "page arrived before the spike", failures)
         check(labels.get("feature") == feature, "page scope feature=%r, expected %r" % (labels.get("feature"), feature),
@@ -137,6 +169,7 @@ def scenario_spike(failures):
         if pd:
             print("e2e: spike PagerDuty event after %.1f s" % (pd[0]["received_mono"] - spike_mono), flush=True)
         return {"spike_page_delay_s": round(delay, 1), "spike_alert": brief(a),
+                "runaway_page_delay_s": round(runaway_delay, 1) if runaway_delay is not None else None,
                 "spend_usd_per_hour": now,
                 "pagerduty_delay_s": round(pd[0]["received_mono"] - spike_mono, 1) if pd else None}
 
@@ -191,6 +224,197 @@ def scenario_ticket(failures, scenario, alertname, expect):
         check("%" in a.get("annotations", {}).get("description", ""),
               "description carries no figure: %r" % a.get("annotations"), failures)
         return {"delay_s": round(delay, 1), "alert": brief(a)}
+
+
+# --- agent loops, retry storms, brand-new runaways (issue 15) ------------------------
+# Short scenarios: the exporter condenses task ids and prompt hashes itself, and
+# these pages need no history, so a stack a minute or two old must already page.
+LOOP_FEATURE = "agent"       # the looping task's feature: one the steady traffic has
+LOOP_EVERY = 2.0             # s between the looping task's requests
+LOOP_HOPS = 12               # the exporter's default hops limit: the 13th hop passes it
+STORM_COPIES, STORM_SPAN = 10, 20.0   # 10 identical prompts in 20 s
+NEW_FEATURE = "brand-new-job"
+NEW_PACE = 3000              # x the shipped global monthly budget's even pace
+NEW_AFTER_PROMETHEUS = 120   # s: Prometheus started this long before the new feature
+NEW_EVENTS_PER_S = 5
+PAGE_BOUND = 60              # s: each of these pages must arrive within this
+LISTEN = PAGE_BOUND + 30     # s: listen past the bound, so a late page is measured
+
+
+def usd_per_mtok(model, kind):
+    """A rate of the shipped price table, read by the test (never from the code)."""
+    with open(os.path.join(stk.REPO, "exporter", "pricing", "prices.yml")) as f:
+        table = yaml.safe_load(f)
+    for entry in table["models"]:
+        if entry["model"] == model:
+            return float(entry["usd_per_mtok"][kind])
+    raise KeyError(model)
+
+
+class Sender:
+    """Events posted to the stack's exporter over HTTP, one per request, each with a
+    fresh request_id; send() returns the monotonic time it was accepted."""
+
+    def __init__(self, st, tag):
+        self.st, self.tag, self.n = st, tag, 0
+
+    def send(self, model, input_tokens, output_tokens, feature, tenant="acme", **fields):
+        self.n += 1
+        ev = dict({"model": model, "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+                   "labels": {"feature": feature, "tenant": tenant, "route": "/e2e/%s" % self.tag},
+                   "request_id": "e2e-%s-%d-%d" % (self.tag, os.getpid(), self.n), "status": 200}, **fields)
+        status, body = self.st.exporter.post(json.dumps(ev).encode(), {"Content-Type": "application/json"})
+        if status // 100 != 2 or not isinstance(body, dict) or body.get("accepted") != 1:
+            raise RuntimeError("exporter refused an event (%s): %s" % (status, body))
+        return time.monotonic()
+
+
+def pace(start, i, every):
+    """Sleeps until the i-th tick of a schedule (bounded: never longer than `every`)."""
+    time.sleep(min(every, max(0.0, start + i * every - time.monotonic())))
+
+
+def ingest_get(st, path):
+    from http_client import http
+    status, body = http("GET", st.exporter.ingest + path)
+    return status, json.loads(body) if body else None
+
+
+def first_alert(rec, alertname, deadline, **labels):
+    return rec.wait_for(lambda a: a["labels"].get("alertname") == alertname
+                        and all(a["labels"].get(k) == v for k, v in labels.items()), deadline)
+
+
+def scenario_runaway(failures):
+    """One task of a feature with steady multi-task traffic loops, a request every
+    2 s: LLMRunawayTask{reason="hops"} pages within 60 s of its 13th hop, and
+    /v1/tasks/top names the task."""
+    with stk.Stack(BUILD, name="runaway") as st:
+        tr = st.traffic("--rate", str(RATE), "--seed", SEED, "--duration", "240")
+        time.sleep(20)  # the steady agent tasks are scraped and evaluated first
+        tx, task = Sender(st, "loop"), "loop-%d" % os.getpid()
+        start, crossed = time.monotonic(), None
+        for hop in range(1, 40):
+            pace(start, hop - 1, LOOP_EVERY)
+            t = tx.send("claude-sonnet-4-5", 1000, 200, LOOP_FEATURE, task_id=task, prompt_hash="sha256:hop%d" % hop)
+            if hop == LOOP_HOPS + 1:
+                crossed = t
+            if crossed is not None and first_alert(st.recorder, "LLMRunawayTask", 0, feature=LOOP_FEATURE):
+                break
+        got = first_alert(st.recorder, "LLMRunawayTask", crossed + LISTEN, feature=LOOP_FEATURE)
+        early = [brief(a) for m, _, s, a in st.recorder.webhook_alerts()
+                 if s == "firing" and a["labels"].get("alertname") == "LLMRunawayTask" and m < crossed]
+        check(not early, "LLMRunawayTask before the loop passed %d hops: %s" % (LOOP_HOPS, early), failures)
+        status, top = ingest_get(st, "/v1/tasks/top?by=hops&n=1")
+        tr.stop()
+        tr.wait(30)
+        check(status == 200 and top["tasks"] and top["tasks"][0]["task_id"] == task,
+              "/v1/tasks/top?by=hops does not name the looping task first: %s %s" % (status, top), failures)
+        if top and top.get("tasks"):
+            hops = top["tasks"][0]["hops"]
+            # $3 and $15 per million tokens: one hop is 1000 in + 200 out
+            want = hops * (1000 * usd_per_mtok("claude-sonnet-4-5", "input")
+                           + 200 * usd_per_mtok("claude-sonnet-4-5", "output")) / 1e6
+            check(abs(top["tasks"][0]["cost_usd"] - want) < 1e-9,
+                  "drill-down cost %s != %d hops x $0.006 = %s" % (top["tasks"][0]["cost_usd"], hops, want), failures)
+            check("hops" in top["tasks"][0]["runaway"], "drill-down shows no hops runaway: %s" % top, failures)
+        if got is None:
+            check(False, "no LLMRunawayTask page within %d s of the %dth hop" % (LISTEN, LOOP_HOPS + 1), failures)
+            print(st.logs())
+            return {}
+        mono, a = got
+        delay = mono - crossed
+        print("e2e: runaway: LLMRunawayTask %.1f s after the hop that passed %d hops (%s); drill-down: %s"
+              % (delay, LOOP_HOPS, brief(a), top["tasks"][0] if top and top.get("tasks") else None), flush=True)
+        check(a["labels"].get("severity") == "page" and a["labels"].get("reason") == "hops",
+              "runaway page %s is not severity=page reason=hops" % brief(a), failures)
+        check(delay <= PAGE_BOUND, "LLMRunawayTask after %.1f s > %d s" % (delay, PAGE_BOUND), failures)
+        return {"runaway_page_delay_s": round(delay, 1), "alert": brief(a)}
+
+
+def scenario_retry_storm(failures):
+    """10 identical prompts in 20 s in a feature with steady traffic: LLMRetryStorm
+    pages within 60 s of the first copy; /v1/prompts/top names the hash."""
+    with stk.Stack(BUILD, name="retry-storm") as st:
+        tr = st.traffic("--rate", str(RATE), "--seed", SEED, "--duration", "240")
+        time.sleep(20)
+        tx, digest = Sender(st, "storm"), "sha256:e2e-retry-%d" % os.getpid()
+        every = STORM_SPAN / (STORM_COPIES - 1)
+        start = time.monotonic()
+        sent = []
+        for i in range(STORM_COPIES):
+            pace(start, i, every)
+            sent.append(tx.send("claude-sonnet-4-5", 2000, 100, "chat", prompt_hash=digest))
+        status, top = ingest_get(st, "/v1/prompts/top?n=1")
+        got = first_alert(st.recorder, "LLMRetryStorm", sent[0] + LISTEN, feature="chat")
+        tr.stop()
+        tr.wait(30)
+        early = [brief(a) for m, _, s, a in st.recorder.webhook_alerts()
+                 if s == "firing" and a["labels"].get("alertname") == "LLMRetryStorm" and m < sent[0]]
+        check(not early, "LLMRetryStorm before the storm: %s" % early, failures)
+        p = top["prompts"][0] if status == 200 and top and top.get("prompts") else None
+        # the 6th..10th copies were already seen 5 times within 60 s: 5 repeats
+        check(p is not None and p["prompt_hash"] == digest and p["requests_in_window"] == STORM_COPIES
+              and p["repeated_requests"] == STORM_COPIES - 5,
+              "/v1/prompts/top does not show the storm's hash with %d copies, %d repeats: %s"
+              % (STORM_COPIES, STORM_COPIES - 5, top), failures)
+        if got is None:
+            check(False, "no LLMRetryStorm page within %d s of the first copy" % LISTEN, failures)
+            print(st.logs())
+            return {}
+        mono, a = got
+        delay = mono - sent[0]
+        print("e2e: retry-storm: LLMRetryStorm %.1f s after the first copy, %.1f s after the 6th (%s)"
+              % (delay, mono - sent[5], brief(a)), flush=True)
+        check(a["labels"].get("severity") == "page", "severity %r" % a["labels"].get("severity"), failures)
+        check(delay <= PAGE_BOUND, "LLMRetryStorm after %.1f s > %d s" % (delay, PAGE_BOUND), failures)
+        return {"storm_page_delay_s": round(delay, 1), "after_6th_copy_s": round(mono - sent[5], 1)}
+
+
+def scenario_new_feature(failures):
+    """Prometheus started two minutes ago; a feature that did not exist starts
+    spending at 3,000x the shipped monthly budget's even pace: LLMSpendRateHigh
+    pages for it within 60 s of its first event."""
+    with stk.Stack(BUILD, name="new-feature") as st:
+        prom_started = time.monotonic()
+        tr = st.traffic("--rate", str(RATE), "--seed", SEED, "--duration", str(NEW_AFTER_PROMETHEUS + LISTEN + 10))
+        with open(os.path.join(stk.REPO, "exporter", "config", "llm-cost-exporter.yml")) as f:
+            budget = [b["usd"] for b in yaml.safe_load(f)["budgets"]
+                      if b["scope"] == "global" and b["period"] == "month"][0]
+        usd_per_s = budget * NEW_PACE / (30 * 86400)
+        out_rate = usd_per_mtok("claude-opus-4-6", "output")
+        out_tokens = int(round(usd_per_s / NEW_EVENTS_PER_S / out_rate * 1e6))
+        time.sleep(max(0.0, prom_started + NEW_AFTER_PROMETHEUS - time.monotonic()))
+        tx = Sender(st, "new")
+        start = time.monotonic()
+        first = None
+        got = None
+        for i in range(int(LISTEN * NEW_EVENTS_PER_S)):
+            pace(start, i, 1.0 / NEW_EVENTS_PER_S)
+            t = tx.send("claude-opus-4-6", 0, out_tokens, NEW_FEATURE, tenant="newco")
+            first = first or t
+            got = first_alert(st.recorder, "LLMSpendRateHigh", 0, feature=NEW_FEATURE)
+            if got:
+                break
+        tr.stop()
+        tr.wait(30)
+        early = [brief(a) for m, _, s, a in st.recorder.webhook_alerts()
+                 if s == "firing" and a["labels"].get("alertname") == "LLMSpendRateHigh" and m < first]
+        check(not early, "LLMSpendRateHigh before the new feature spent: %s" % early, failures)
+        if got is None:
+            check(False, "no LLMSpendRateHigh page for %s within %d s of its first event" % (NEW_FEATURE, LISTEN),
+                  failures)
+            print(st.logs())
+            return {}
+        mono, a = got
+        delay = mono - first
+        print("e2e: new-feature: %s at $%.2f/min (%dx the $%s/month pace; %d output tokens of claude-opus-4-6 "
+              "x %d/s) paged %.1f s after its first event, %.1f s after Prometheus started (%s)"
+              % (NEW_FEATURE, usd_per_s * 60, NEW_PACE, budget, out_tokens, NEW_EVENTS_PER_S, delay,
+                 mono - prom_started, brief(a)), flush=True)
+        check(a["labels"].get("severity") == "page", "severity %r" % a["labels"].get("severity"), failures)
+        check(delay <= PAGE_BOUND, "LLMSpendRateHigh after %.1f s > %d s" % (delay, PAGE_BOUND), failures)
+        return {"new_feature_page_delay_s": round(delay, 1), "usd_per_minute": round(usd_per_s * 60, 2)}
 
 
 def scenario_restart(failures, persistent):
@@ -254,10 +478,14 @@ SCENARIOS = {
                                                  {"model": {"claude-opus-4-1"}}),
     "cache-regression": lambda f: scenario_ticket(f, "cache-regression", "LLMCacheHitRatioDrop",
                                                   {"feature": {"chat", "search", "summarize", "agent"}}),
+    "runaway": scenario_runaway,
+    "retry-storm": scenario_retry_storm,
+    "new-feature": scenario_new_feature,
     "restart-persistent": lambda f: scenario_restart(f, True),
     "restart-ephemeral": lambda f: scenario_restart(f, False),
 }
-GROUPS = {"alerts": ["spike", "no-page", "expensive-model", "cache-regression"],
+GROUPS = {"alerts": ["spike", "no-page", "expensive-model", "cache-regression", "runaway", "retry-storm",
+                     "new-feature"],
           "restart": ["restart-persistent", "restart-ephemeral"]}
 
 

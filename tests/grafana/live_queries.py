@@ -164,6 +164,13 @@ def feed(ingest, seconds, rng, procs):
             batch[-1]["usage"]["cache_read_input_tokens"] = 30000
             batch.append(make_event(rng, "claude-sonnet-4-5-20250929", "chat", "acme",
                                     status=429))
+            # Agent tasks and retries (the task tracker's panels): three hops of one
+            # chat task per round, the last ending it, all with one prompt_hash, so
+            # task histograms observe ended tasks and the hash repeats within 60 s.
+            for hop in range(3):
+                batch.append(make_event(rng, "claude-sonnet-4-5-20250929", "chat", "acme"))
+                batch[-1].update(task_id=f"live-task-{rounds}", prompt_hash="sha256:live-retry",
+                                 task_end=hop == 2)
             if rounds % 3 == 0:
                 batch.append(make_event(rng, status=529))
                 batch.append(make_event(rng, model="claude-future-9-20270101"))  # unpriced

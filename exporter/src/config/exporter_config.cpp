@@ -42,11 +42,67 @@ std::vector<double> Buckets(const YAML::Node& n, const std::string& origin, cons
   return b;
 }
 
+// Limits named in `node` replace those in `limits`; the rest stay.
+void ParseRunawayLimits(const YAML::Node& node, const std::string& origin, const std::string& where,
+                        RunawayLimits& limits) {
+  CheckKeys(node, {"hops", "cost_usd", "duration_seconds"}, origin, where);
+  if (node["hops"]) {
+    const auto hops = node["hops"].as<std::int64_t>();
+    if (hops < 1) Fail(origin, where + ".hops", "must be at least 1");
+    limits.hops = static_cast<std::uint64_t>(hops);
+  }
+  if (node["cost_usd"]) {
+    const double usd = node["cost_usd"].as<double>();
+    if (!std::isfinite(usd) || usd <= 0 || usd > 1e6) Fail(origin, where + ".cost_usd", "must be a positive number up to 1000000");
+    limits.cost_pico = std::llround(usd * 1e12);
+  }
+  if (node["duration_seconds"]) {
+    const auto d = node["duration_seconds"].as<std::int64_t>();
+    if (d < 1) Fail(origin, where + ".duration_seconds", "must be at least 1");
+    limits.duration_seconds = d;
+  }
+}
+
+void ParseTasks(const YAML::Node& t, const std::string& origin, TaskConfig& tasks) {
+  CheckKeys(t, {"id_fields", "idle_timeout_seconds", "max_tasks", "runaway", "runaway_by_feature",
+                "hops_buckets", "cost_usd_buckets"},
+            origin, "tasks");
+  if (const YAML::Node f = t["id_fields"]) {
+    if (!f.IsSequence()) Fail(origin, "tasks.id_fields", "must be a list of event field names");
+    tasks.id_fields.clear();
+    for (const auto& n : f) tasks.id_fields.push_back(n.as<std::string>());
+    for (const auto& name : tasks.id_fields) {
+      if (name.empty()) Fail(origin, "tasks.id_fields", "a field name must not be empty");
+    }
+  }
+  if (t["idle_timeout_seconds"]) {
+    tasks.idle_timeout_seconds = t["idle_timeout_seconds"].as<std::int64_t>();
+    if (tasks.idle_timeout_seconds < 1) Fail(origin, "tasks.idle_timeout_seconds", "must be at least 1");
+  }
+  if (t["max_tasks"]) {
+    const auto max = t["max_tasks"].as<std::int64_t>();
+    if (max < 1 || max > 10'000'000) Fail(origin, "tasks.max_tasks", "must be between 1 and 10000000");
+    tasks.max_tasks = static_cast<std::size_t>(max);
+  }
+  if (const YAML::Node r = t["runaway"]) ParseRunawayLimits(r, origin, "tasks.runaway", tasks.runaway);
+  if (const YAML::Node by = t["runaway_by_feature"]) {
+    if (!by.IsMap()) Fail(origin, "tasks.runaway_by_feature", "must be a map of feature to limits");
+    for (const auto& kv : by) {
+      const auto feature = kv.first.as<std::string>();
+      RunawayLimits limits = tasks.runaway;
+      ParseRunawayLimits(kv.second, origin, "tasks.runaway_by_feature." + feature, limits);
+      tasks.runaway_by_feature[feature] = limits;
+    }
+  }
+  if (t["hops_buckets"]) tasks.hops_buckets = Buckets(t["hops_buckets"], origin, "tasks.hops_buckets");
+  if (t["cost_usd_buckets"]) tasks.cost_usd_buckets = Buckets(t["cost_usd_buckets"], origin, "tasks.cost_usd_buckets");
+}
+
 ExporterConfig ParseYaml(const std::string& text, const std::string& origin) {
   ExporterConfig c;
   const YAML::Node root = YAML::Load(text);
   if (root.IsNull()) return c;  // an empty file means defaults
-  CheckKeys(root, {"labels", "histograms", "budgets", "otlp"}, origin, "top level");
+  CheckKeys(root, {"labels", "histograms", "budgets", "otlp", "tasks", "prompts"}, origin, "top level");
 
   if (const YAML::Node l = root["labels"]) {
     CheckKeys(l, {"attribution", "histogram_label", "max_values_per_label", "max_values", "max_models",
@@ -139,6 +195,24 @@ ExporterConfig ParseYaml(const std::string& text, const std::string& origin) {
       }
       if (!seen.insert({budget.scope, budget.period}).second) Fail(origin, where, "duplicate scope and period");
       c.budgets.push_back(budget);
+    }
+  }
+  if (const YAML::Node t = root["tasks"]) ParseTasks(t, origin, c.tasks);
+  if (const YAML::Node p = root["prompts"]) {
+    CheckKeys(p, {"window_seconds", "max_repeats", "max_hashes"}, origin, "prompts");
+    if (p["window_seconds"]) {
+      c.prompts.window_seconds = p["window_seconds"].as<std::int64_t>();
+      if (c.prompts.window_seconds < 1 || c.prompts.window_seconds > 3600) Fail(origin, "prompts.window_seconds", "must be between 1 and 3600");
+    }
+    if (p["max_repeats"]) {
+      const auto n = p["max_repeats"].as<std::int64_t>();
+      if (n < 1 || n > 1000) Fail(origin, "prompts.max_repeats", "must be between 1 and 1000");
+      c.prompts.max_repeats = static_cast<std::uint32_t>(n);
+    }
+    if (p["max_hashes"]) {
+      const auto n = p["max_hashes"].as<std::int64_t>();
+      if (n < 1 || n > 10'000'000) Fail(origin, "prompts.max_hashes", "must be between 1 and 10000000");
+      c.prompts.max_hashes = static_cast<std::size_t>(n);
     }
   }
 

@@ -6,10 +6,13 @@
 #include <cstddef>
 #include <map>
 #include <stdexcept>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "event/usage_event.h"
 
 namespace llmcost {
 
@@ -40,6 +43,36 @@ struct HistogramBuckets {
   std::vector<double> cost_usd{0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10};
 };
 
+// When a task counts as a runaway: MORE than this many hops (requests), this cost
+// or this long from its first to its latest request.
+struct RunawayLimits {
+  std::uint64_t hops = 12;
+  std::int64_t cost_pico = 500'000'000'000;  // 0.50 USD
+  std::int64_t duration_seconds = 30 * 60;
+};
+
+// The task tracker (record/task_tracker.h): which fields name a task, when a task
+// ends, how many are kept, and the runaway limits (per feature where given; a
+// feature's entry replaces only the limits it names).
+struct TaskConfig {
+  std::vector<std::string> id_fields = kDefaultTaskIdFields;
+  std::int64_t idle_timeout_seconds = 10 * 60;
+  std::size_t max_tasks = 100'000;
+  RunawayLimits runaway;
+  std::map<std::string, RunawayLimits> runaway_by_feature;
+  std::vector<double> hops_buckets{1, 2, 3, 5, 8, 12, 20, 30, 50, 100};
+  std::vector<double> cost_usd_buckets{0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10};
+};
+
+// Repeated prompts (record/prompt_repeats.h): a request is a repeat when its
+// prompt_hash was already seen at least max_repeats times in the feature within
+// the last window_seconds (so the 6th identical prompt in 60 s is the first repeat).
+struct PromptConfig {
+  std::int64_t window_seconds = 60;
+  std::uint32_t max_repeats = 5;
+  std::size_t max_hashes = 100'000;
+};
+
 struct ExporterConfig {
   std::vector<std::string> attribution_labels{"feature", "tenant", "route"};
   std::string histogram_label = "feature";
@@ -55,6 +88,8 @@ struct ExporterConfig {
   std::size_t max_label_sets = 5000;
   HistogramBuckets buckets;
   std::vector<Budget> budgets;
+  TaskConfig tasks;
+  PromptConfig prompts;
   // OTLP ingest (config `otlp`): attribution label -> the OTLP attributes it is
   // read from (first present wins; record attributes before resource ones).
   std::vector<std::pair<std::string, std::vector<std::string>>> otlp_labels;

@@ -42,6 +42,18 @@ void ReadRequestId(const json& event, std::string& out) {
   Bad("request_id", id->is_number() ? "must be a string or an integer within 64 bits" : "must be a string or an integer");
 }
 
+// An identity field (task id, prompt hash): a string or an integer, cut to
+// kMaxTaskIdBytes. Other types are ignored, as they were before these fields were
+// read (an event that was accepted stays accepted).
+bool ReadIdentity(const json& event, std::string_view key, std::string& out) {
+  const auto v = Member(event, key);
+  if (!v || !(v->is_string() || v->is_unsigned_integer() || v->is_negative_integer())) return false;
+  const std::string_view text = v->text();
+  if (text.empty()) return false;
+  out.assign(text.substr(0, kMaxTaskIdBytes));
+  return true;
+}
+
 std::string Path(std::string_view parent, const char* key) {
   if (parent.empty()) return key;
   std::string p(parent);
@@ -281,7 +293,8 @@ std::optional<std::string> ReadLabelValue(const json& obj, const std::string& ke
 
 }  // namespace
 
-EventParser::EventParser(std::vector<std::string> attribution_labels) : labels_(std::move(attribution_labels)) {}
+EventParser::EventParser(std::vector<std::string> attribution_labels, std::vector<std::string> task_id_fields)
+    : labels_(std::move(attribution_labels)), task_id_fields_(std::move(task_id_fields)) {}
 
 ParseResult EventParser::Parse(const json& value, std::size_t index) const {
   UsageEvent e;
@@ -296,15 +309,20 @@ std::optional<EventError> EventParser::ParseInto(const json& value, std::size_t 
   {
     // Every field back to its default, keeping the string and vector buffers.
     std::string model_id = std::move(e.model_id), request_id = std::move(e.request_id);
+    std::string task_id = std::move(e.task_id), prompt_hash = std::move(e.prompt_hash);
     auto labels = std::move(e.labels);
     auto iterations = std::move(e.iterations);
     e = UsageEvent{};
     model_id.clear();
     request_id.clear();
+    task_id.clear();
+    prompt_hash.clear();
     labels.clear();
     iterations.clear();
     e.model_id = std::move(model_id);
     e.request_id = std::move(request_id);
+    e.task_id = std::move(task_id);
+    e.prompt_hash = std::move(prompt_hash);
     e.labels = std::move(labels);
     e.iterations = std::move(iterations);
   }
@@ -359,6 +377,14 @@ std::optional<EventError> EventParser::ParseInto(const json& value, std::size_t 
     if (auto ms = ReadNonNegative(value, "ttft_ms", kMaxLatencyMs)) e.ttft_seconds = *ms / 1000.0;
     e.client_cost_usd = ReadNonNegative(value, "cost_usd", kMaxClientCostUsd);
     ReadRequestId(value, e.request_id);
+    for (const std::string& field : task_id_fields_) {
+      if (ReadIdentity(value, field, e.task_id)) break;
+    }
+    if (const auto end = Member(value, "task_end")) {
+      if (!end->is_bool()) Bad("task_end", "must be true or false");
+      e.task_end = end->as_bool();
+    }
+    ReadIdentity(value, "prompt_hash", e.prompt_hash);
 
     // Attribution labels: the labels object wins over flat fields.
     const auto labels = ReadObject(value, "labels", "");

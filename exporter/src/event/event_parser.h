@@ -25,7 +25,9 @@ class EventParser {
  public:
   // attribution_labels: the allowlist; only these keys are read from `labels` and
   // from the flat fields (with tenant_id -> tenant and user_id -> user).
-  explicit EventParser(std::vector<std::string> attribution_labels);
+  // task_id_fields: the fields read, in order, for the task id (first present wins).
+  explicit EventParser(std::vector<std::string> attribution_labels,
+                       std::vector<std::string> task_id_fields = kDefaultTaskIdFields);
 
   ParseResult Parse(const JsonValue& value, std::size_t index) const;
   // The same, into `event`, whose string and vector buffers are reused: a caller
@@ -35,6 +37,7 @@ class EventParser {
 
  private:
   std::vector<std::string> labels_;
+  std::vector<std::string> task_id_fields_;
 };
 
 }  // namespace llmcost

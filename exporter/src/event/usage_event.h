@@ -11,6 +11,13 @@
 
 namespace llmcost {
 
+// The event fields that name a task (an agent run, a conversation), in order of
+// preference: the first one present is the task id. Declared once; the config's
+// tasks.id_fields overrides it.
+inline const std::vector<std::string> kDefaultTaskIdFields{"task_id", "conversation_id", "session_id"};
+// Longer task ids and prompt hashes are cut to this many bytes (memory bound).
+inline constexpr std::size_t kMaxTaskIdBytes = 256;
+
 enum class TokenType : std::uint8_t { kInput, kOutput, kCacheRead, kCacheWrite5m, kCacheWrite1h };
 inline constexpr std::size_t kTokenTypeCount = 5;
 std::string_view TokenTypeName(TokenType t);
@@ -78,6 +85,11 @@ struct UsageEvent {
   // Allowlisted attribution labels present in the event, as (name, raw value).
   std::vector<std::pair<std::string, std::string>> labels;
   std::string request_id;
+  // Task and prompt identity: condensed by the record stage (TaskTracker), never
+  // labels, never logged. Empty when the event does not say.
+  std::string task_id;
+  bool task_end = false;  // "task_end": true: the task is over after this request
+  std::string prompt_hash;
 };
 
 }  // namespace llmcost

@@ -147,6 +147,8 @@ void EventPipeline::RecordHeld(const UsageEvent& event, std::size_t i, Transport
   }
   request_metrics_.Record(event, cost);
   if (ledger_ != nullptr) ledger_->Record(event, cost);
+  if (tasks_ != nullptr) tasks_->Record(event, cost);
+  if (prompts_ != nullptr) prompts_->Record(event, cost);
   exporter_metrics_.Accepted(transport);
   if (cost.unpriced != UnpricedReason::kNone) NoteUnpriced(cost, event);
   for (const CostPart& part : cost.others) {

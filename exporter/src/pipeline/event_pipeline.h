@@ -23,6 +23,8 @@
 #include "record/exporter_metrics.h"
 #include "record/request_metrics.h"
 #include "record/spend_ledger.h"
+#include "record/prompt_repeats.h"
+#include "record/task_tracker.h"
 
 namespace llmcost {
 
@@ -58,6 +60,10 @@ class EventPipeline {
   // The spend ledger fed with every accepted event's cost (none: not kept). Set
   // before Restore() and before any Ingest().
   void SetSpendLedger(SpendLedger* ledger) { ledger_ = ledger; }
+  // The task tracker fed every accepted, priced event (nullptr: none). Set before ingesting.
+  void SetTaskTracker(TaskTracker* tasks) { tasks_ = tasks; }
+  // The repeated-prompt detector, likewise (nullptr: none).
+  void SetPromptRepeats(PromptRepeats* prompts) { prompts_ = prompts; }
   // Returns the refusal for an event time outside the window, if any.
   static std::optional<EventError> CheckTime(const UsageEvent& event, std::int64_t now_unix,
                                              const EventTimeWindow& window);
@@ -91,6 +97,8 @@ class EventPipeline {
   ExporterMetrics& exporter_metrics_;
   RequestIdWindow* request_ids_;
   SpendLedger* ledger_ = nullptr;
+  TaskTracker* tasks_ = nullptr;
+  PromptRepeats* prompts_ = nullptr;
   EventTimeWindow window_;
   // Shared by every batch being recorded, exclusive for a snapshot.
   mutable RecordingGate record_gate_;

@@ -17,12 +17,14 @@ Exposition::Exposition(std::shared_ptr<prometheus::Registry> registry, RequestMe
     : registry_(std::move(registry)), request_metrics_(request_metrics) {}
 
 std::string Exposition::Render() {
+  std::vector<prometheus::MetricFamily> computed;
+  for (const auto& collect : collectors_) {
+    for (auto& f : collect()) computed.push_back(std::move(f));
+  }
   const std::uint64_t token = request_metrics_.BeginScrape();
   auto families = registry_->Collect();
   for (auto& f : request_metrics_.CollectMoney()) families.push_back(std::move(f));
-  for (const auto& collect : collectors_) {
-    for (auto& f : collect()) families.push_back(std::move(f));
-  }
+  for (auto& f : computed) families.push_back(std::move(f));
   for (auto& f : CollectProcessMetrics()) families.push_back(std::move(f));
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, families);

@@ -31,14 +31,15 @@ class Exposition {
  public:
   Exposition(std::shared_ptr<prometheus::Registry> registry, RequestMetrics& request_metrics);
   std::string Render();
-  // Families computed at scrape time (the spend ledger rolls its periods over then).
-  // Add before the first scrape.
-  void AddCollector(std::function<std::vector<prometheus::MetricFamily>()> collect) {
-    collectors_.push_back(std::move(collect));
-  }
+  // Run at every scrape, in the order added, before the registry is collected:
+  // returns families computed at scrape time (the spend ledger rolls its periods
+  // over then), or none when it only updates registry series (TaskTracker::Refresh
+  // sets its gauges). Add before the first scrape.
+  using Collector = std::function<std::vector<prometheus::MetricFamily>()>;
+  void AddCollector(Collector collect) { collectors_.push_back(std::move(collect)); }
 
  private:
-  std::vector<std::function<std::vector<prometheus::MetricFamily>()>> collectors_;
+  std::vector<Collector> collectors_;
   std::shared_ptr<prometheus::Registry> registry_;
   RequestMetrics& request_metrics_;
 };

@@ -254,7 +254,120 @@ std::string ApplyRemote(PrometheusSpend* remote, std::vector<SpendLedger::ScopeV
 
 }  // namespace
 
-bool IsClientApiPath(std::string_view path) { return UnderPrefix(path, kBudgetsPath) || UnderPrefix(path, kPricesPath); }
+bool IsClientApiPath(std::string_view path) {
+  return UnderPrefix(path, kBudgetsPath) || UnderPrefix(path, kPricesPath) || path == kTasksTopPath ||
+         path == kPromptsTopPath;
+}
+
+// ---- drill-down (tasks, prompts)
+
+namespace {
+
+// Ids are client text: invalid UTF-8 is shown with U+FFFD rather than refused.
+HttpResponse DrillDownAnswer(int status, const json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.Content(body.dump(-1, ' ', false, json::error_handler_t::replace), kJson);
+  r.Header("Cache-Control", "no-store");
+  return r;
+}
+
+HttpResponse BadParameter(std::string_view name, const std::string& reason) {
+  return DrillDownAnswer(400, {{"error", std::string(name) + ": " + reason}, {"field", name}});
+}
+
+// A query parameter's value; nullopt when absent (an empty value is present).
+std::optional<std::string_view> Param(std::string_view target, std::string_view key) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  std::string_view rest = target.substr(q + 1);
+  while (true) {
+    const auto amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    if (pair.size() >= key.size() + 1 && pair.substr(0, key.size()) == key && pair[key.size()] == '=') {
+      return pair.substr(key.size() + 1);
+    }
+    if (amp == std::string_view::npos) return std::nullopt;
+    rest = rest.substr(amp + 1);
+  }
+}
+
+// n from the query: absent is kTopDefault; else an integer in [1, kTopMax].
+std::optional<std::size_t> TopCount(std::string_view target, std::string* reason) {
+  const std::optional<std::string_view> param = Param(target, "n");
+  if (!param) return kTopDefault;
+  const std::string_view raw = *param;
+  std::size_t n = 0;
+  for (const char c : raw) {
+    if (c < '0' || c > '9' || n > kTopMax) {  // n > kTopMax: stop before it can overflow
+      *reason = "must be an integer from 1 to " + std::to_string(kTopMax);
+      return std::nullopt;
+    }
+    n = n * 10 + static_cast<std::size_t>(c - '0');
+  }
+  if (n < 1 || n > kTopMax) {
+    *reason = "must be an integer from 1 to " + std::to_string(kTopMax);
+    return std::nullopt;
+  }
+  return n;
+}
+
+json Seconds(std::int64_t ms) { return static_cast<double>(ms) / 1000.0; }
+
+}  // namespace
+
+HttpResponse ServeTasksTop(TaskTracker& tasks, std::string_view target) {
+  std::string reason;
+  const auto n = TopCount(target, &reason);
+  if (!n) return BadParameter("n", reason);
+  const std::optional<std::string_view> by_raw = Param(target, "by");
+  TaskOrder by = TaskOrder::kCost;
+  if (by_raw) {
+    const auto it = std::find(kTaskOrderNames.begin(), kTaskOrderNames.end(), *by_raw);
+    if (it == kTaskOrderNames.end()) return BadParameter("by", "must be cost or hops");
+    by = static_cast<TaskOrder>(it - kTaskOrderNames.begin());
+  }
+  json list = json::array();
+  for (const auto& t : tasks.Top(by, *n)) {
+    json reasons = json::array();
+    for (std::size_t r = 0; r < kRunawayReasonNames.size(); ++r) {
+      if (t.crossed & (1u << r)) reasons.push_back(kRunawayReasonNames[r]);
+    }
+    list.push_back({{"task_id", t.task_id},
+                    {"feature", t.feature},
+                    {"tenant", t.tenant.empty() ? json(nullptr) : json(t.tenant)},
+                    {"hops", t.hops},
+                    {"cost_usd", PicoToUsd(t.cost)},
+                    {"cost_pusd", t.cost},
+                    {"tokens", t.tokens},
+                    {"age_seconds", Seconds(t.age_ms)},
+                    {"idle_seconds", Seconds(t.idle_ms)},
+                    {"runaway", reasons}});
+  }
+  return DrillDownAnswer(200, {{"by", kTaskOrderNames[static_cast<std::size_t>(by)]},
+                               {"n", *n},
+                               {"active_tasks", tasks.active()},
+                               {"evicted_total", tasks.evicted()},
+                               {"tasks", list}});
+}
+
+HttpResponse ServePromptsTop(PromptRepeats& prompts, std::string_view target) {
+  std::string reason;
+  const auto n = TopCount(target, &reason);
+  if (!n) return BadParameter("n", reason);
+  json list = json::array();
+  for (const auto& p : prompts.Top(*n)) {
+    list.push_back({{"prompt_hash", p.prompt_hash},
+                    {"feature", p.feature},
+                    {"tenant", p.tenant.empty() ? json(nullptr) : json(p.tenant)},
+                    {"requests_in_window", p.in_window},
+                    {"repeated_requests", p.repeated},
+                    {"repeated_cost_usd", PicoToUsd(p.repeated_cost)},
+                    {"repeated_cost_pusd", p.repeated_cost},
+                    {"idle_seconds", Seconds(p.idle_ms)}});
+  }
+  return DrillDownAnswer(200, {{"n", *n}, {"tracked_hashes", prompts.hashes()}, {"prompts", list}});
+}
 
 HttpResponse ServeBudgets(const SpendLedger& ledger, std::string_view path, std::string_view if_none_match,
                           PrometheusSpend* remote) {
@@ -340,6 +453,14 @@ HttpResponse ServeClientApi(const ClientApi& api, const HttpRequest& request) {
   if (UnderPrefix(request.path, kPricesPath) && api.prices != nullptr) {
     if (!get) return MethodNotAllowed();
     return ServePrices(*api.prices->Current(), request.target);
+  }
+  if (request.path == kTasksTopPath && api.tasks != nullptr) {
+    if (!get) return MethodNotAllowed();
+    return ServeTasksTop(*api.tasks, request.target);
+  }
+  if (request.path == kPromptsTopPath && api.prompts != nullptr) {
+    if (!get) return MethodNotAllowed();
+    return ServePromptsTop(*api.prompts, request.target);
   }
   return JsonAnswer(404, {{"error", "not found"}});
 }

@@ -4,13 +4,20 @@
 //   GET /v1/budgets, /v1/budgets/<scope>  -- "may I spend?" from the spend ledger
 //   GET /v1/prices,  /v1/prices/<model>   -- the loaded price table, ids resolved the
 //                                            way the exporter resolves them
+//   GET /v1/tasks/top?by=cost|hops&n=20    -- the worst active tasks (TaskTracker)
+//   GET /v1/prompts/top?n=20               -- the most repeated prompt hashes (PromptRepeats)
+// The drill-down answers carry task ids and prompt hashes as sent: ids never
+// become labels and are never logged, so this is how on-call goes from an
+// LLMRunawayTask or LLMRetryStorm page to the culprit (docs/runbook.md).
 // docs/budgets.md defines every field. Budget answers carry a weak ETag over the
 // ledger's figures (If-None-Match -> 304) and Cache-Control max-age, so polling
 // every few seconds costs a hash, not a body.
 #include <string_view>
 
 #include "pricing/price_book.h"
+#include "record/prompt_repeats.h"
 #include "record/spend_ledger.h"
+#include "record/task_tracker.h"
 #include "transport/http_request.h"
 #include "transport/prometheus_spend.h"
 
@@ -18,6 +25,11 @@ namespace llmcost {
 
 inline constexpr std::string_view kBudgetsPath = "/v1/budgets";
 inline constexpr std::string_view kPricesPath = "/v1/prices";
+inline constexpr std::string_view kTasksTopPath = "/v1/tasks/top";
+inline constexpr std::string_view kPromptsTopPath = "/v1/prompts/top";
+// The drill-down's n: default and most.
+inline constexpr std::size_t kTopDefault = 20;
+inline constexpr std::size_t kTopMax = 1000;
 // How long a client may reuse a budget answer without asking again.
 inline constexpr int kBudgetsMaxAgeSeconds = 5;
 
@@ -25,6 +37,8 @@ struct ClientApi {
   const SpendLedger* ledger = nullptr;  // null: /v1/budgets is not served (404)
   const PriceBook* prices = nullptr;    // null: /v1/prices is not served (404)
   PrometheusSpend* remote = nullptr;    // --budgets.prometheus-url: spend summed over replicas
+  TaskTracker* tasks = nullptr;         // null: /v1/tasks/top is not served (404)
+  PromptRepeats* prompts = nullptr;     // null: /v1/prompts/top is not served (404)
 };
 
 // True when `path` is one of ClientApi's routes (with or without a tail).
@@ -40,5 +54,9 @@ HttpResponse ServeClientApi(const ClientApi& api, const HttpRequest& request);
 HttpResponse ServeBudgets(const SpendLedger& ledger, std::string_view path, std::string_view if_none_match,
                           PrometheusSpend* remote = nullptr);
 HttpResponse ServePrices(const PriceTable& table, std::string_view target);
+// `target` is the request target with its query (?by=&n=); a bad parameter is a
+// 400 naming it and why.
+HttpResponse ServeTasksTop(TaskTracker& tasks, std::string_view target);
+HttpResponse ServePromptsTop(PromptRepeats& prompts, std::string_view target);
 
 }  // namespace llmcost
