@@ -239,13 +239,13 @@ struct RequestMetrics::LiveSink {
   void Tokens(TokenType t, std::uint64_t n) {
     set.tokens[static_cast<std::size_t>(t)]->Increment(static_cast<double>(n));
   }
-  void ClientReported(PicoUsd p) { set.money->client_reported.fetch_add(p, std::memory_order_relaxed); }
+  void ClientReported(PicoUsd p) { set.money->client_reported.Add(p); }
   void Unpriced(UnpricedReason r) { set.unpriced[static_cast<std::size_t>(r)]->Increment(); }
   void Cost(CostType c, PicoUsd p) {
-    set.money->cost[static_cast<std::size_t>(c)].fetch_add(p, std::memory_order_relaxed);
+    set.money->cost[static_cast<std::size_t>(c)].Add(p);
   }
-  void Savings(PicoUsd p) { set.money->savings.fetch_add(p, std::memory_order_relaxed); }
-  void Premium(PicoUsd p) { set.money->premium.fetch_add(p, std::memory_order_relaxed); }
+  void Savings(PicoUsd p) { set.money->savings.Add(p); }
+  void Premium(PicoUsd p) { set.money->premium.Add(p); }
   void Observe(std::size_t histogram, double v) { set.histograms->each[histogram]->Observe(v); }
 };
 
@@ -354,23 +354,23 @@ std::vector<prometheus::MetricFamily> RequestMetrics::CollectMoney() const {
     std::vector<prometheus::ClientMetric::Label> labels;
     labels.reserve(sorted_labels_.size() + 1);
     for (const auto& [name, i] : sorted_labels_) labels.push_back({name, g->values[i]});
-    auto metric = [&labels](PicoUsd v) {
+    auto metric = [&labels](const PicoCounter& v) {
       prometheus::ClientMetric m;
       m.label = labels;
-      m.counter.value = PicoToUsd(v);
+      m.counter.value = v.Usd();
       return m;
     };
     for (std::size_t c = 0; c < kCostTypeCount; ++c) {
-      prometheus::ClientMetric m = metric(g->cost[c].load(std::memory_order_relaxed));
+      prometheus::ClientMetric m = metric(g->cost[c]);
       prometheus::ClientMetric::Label type{"cost_type", std::string(CostTypeName(static_cast<CostType>(c)))};
       m.label.insert(std::lower_bound(m.label.begin(), m.label.end(), type,
                                       [](const auto& a, const auto& b) { return a.name < b.name; }),
                      std::move(type));
       out[0].metric.push_back(std::move(m));
     }
-    out[1].metric.push_back(metric(g->savings.load(std::memory_order_relaxed)));
-    out[2].metric.push_back(metric(g->premium.load(std::memory_order_relaxed)));
-    out[3].metric.push_back(metric(g->client_reported.load(std::memory_order_relaxed)));
+    out[1].metric.push_back(metric(g->savings));
+    out[2].metric.push_back(metric(g->premium));
+    out[3].metric.push_back(metric(g->client_reported));
   }
   return out;
 }

@@ -32,8 +32,6 @@ void AddToHistogram(HistogramState& h, const std::vector<double>& bounds, double
   h.sum += v;
 }
 
-// The state file keeps USD (as /metrics shows it); back to pico-dollars, rounded.
-PicoUsd UsdToPico(double usd) { return static_cast<PicoUsd>(std::llround(usd * 1e12)); }
 
 // The snapshot's sink of RecordObservationTo: adds a held-back event to the saved values.
 struct SavedSink {
@@ -95,11 +93,11 @@ RequestMetricsState RequestMetrics::Snapshot() const {
       }
       const MoneyGroup& money = *set->money;
       for (std::size_t c = 0; c < kCostTypeCount; ++c) {
-        g.cost[std::string(CostTypeName(static_cast<CostType>(c)))] = PicoToUsd(money.cost[c].load());
+        g.cost[std::string(CostTypeName(static_cast<CostType>(c)))] = money.cost[c].Usd();
       }
-      g.cache_savings = PicoToUsd(money.savings.load());
-      g.cache_write_premium = PicoToUsd(money.premium.load());
-      g.client_reported_cost = PicoToUsd(money.client_reported.load());
+      g.cache_savings = money.savings.Usd();
+      g.cache_write_premium = money.premium.Usd();
+      g.client_reported_cost = money.client_reported.Usd();
       s.groups.push_back(std::move(g));
     }
     std::array<std::size_t, kUnpricedReasonCount> unpriced_at{};
@@ -225,12 +223,12 @@ void RequestMetrics::Restore(const RequestMetricsState& state, RestoreReport& re
       if (c < 0) {
         report.Unknown("cost_type", name);
       } else if (v > 0) {
-        set.money->cost[static_cast<std::size_t>(c)] += UsdToPico(v);
+        set.money->cost[static_cast<std::size_t>(c)].AddUsd(v);
       }
     }
-    if (g.cache_savings > 0) set.money->savings += UsdToPico(g.cache_savings);
-    if (g.cache_write_premium > 0) set.money->premium += UsdToPico(g.cache_write_premium);
-    if (g.client_reported_cost > 0) set.money->client_reported += UsdToPico(g.client_reported_cost);
+    if (g.cache_savings > 0) set.money->savings.AddUsd(g.cache_savings);
+    if (g.cache_write_premium > 0) set.money->premium.AddUsd(g.cache_write_premium);
+    if (g.client_reported_cost > 0) set.money->client_reported.AddUsd(g.client_reported_cost);
   }
   for (const auto& u : state.unpriced) {
     auto label = [&](const char* name) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "record/pico_counter.h"
 #include "record/request_metrics.h"
 
 namespace llmcost {
@@ -29,10 +30,10 @@ struct RequestMetrics::HistogramSet {
 // Rendered as USD (one division, at scrape) by CollectMoney().
 struct RequestMetrics::MoneyGroup {
   std::vector<std::string> values;  // provider, model, attribution values (no status)
-  std::array<std::atomic<PicoUsd>, kCostTypeCount> cost{};
-  std::atomic<PicoUsd> savings{0};
-  std::atomic<PicoUsd> premium{0};
-  std::atomic<PicoUsd> client_reported{0};
+  std::array<PicoCounter, kCostTypeCount> cost{};
+  PicoCounter savings;
+  PicoCounter premium;
+  PicoCounter client_reported;
 };
 
 struct RequestMetrics::SeriesSet {
