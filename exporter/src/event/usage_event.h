@@ -78,6 +78,10 @@ struct UsageEvent {
   // Allowlisted attribution labels present in the event, as (name, raw value).
   std::vector<std::pair<std::string, std::string>> labels;
   std::string request_id;
+  // Priced from an aggregate (OTLP metrics: Claude Code's token.usage, GenAI
+  // token histograms), not one request: tokens and cost count, llm_requests_total
+  // and the per-request histograms do not.
+  bool from_aggregate = false;
 };
 
 }  // namespace llmcost
