@@ -14,6 +14,7 @@ Standard library only. What each panel shows is documented in docs/dashboards.md
 import argparse
 import json
 import os
+import re
 import sys
 
 # What Grafana 11.6 (the version docker-compose.yml pins) writes. The JSON already
@@ -784,8 +785,46 @@ DASHBOARDS = {
 }
 
 
+# Attribution label names by role, from the monitoring config
+# (prometheus/mixin/config.yml `labels`; prometheus/mixin/generate.py calls
+# configure()). Panels are written with the role names; a deployment that renames
+# a label gets it renamed in every query, legend, variable and link.
+LABEL_NAMES = {"feature": "feature", "tenant": "tenant", "route": "route"}
+MIXIN_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "prometheus", "mixin", "config.yml")
+QUERY_KEYS = ("expr", "legendFormat", "query", "definition", "url")
+
+
+def configure(cfg):
+    for role in LABEL_NAMES:
+        LABEL_NAMES[role] = cfg["labels"][role]
+
+
+def rename_labels(node):
+    renames = {r: n for r, n in LABEL_NAMES.items() if r != n}
+    if not renames:
+        return node
+    pattern = re.compile(r"(?<![\w.])(" + "|".join(renames) + r")(?!\w)")
+
+    def fix(s):
+        return pattern.sub(lambda m: renames[m.group(1)], s)
+
+    def walk(n, in_templating=False):
+        if isinstance(n, dict):
+            for k, v in n.items():
+                if isinstance(v, str) and (k in QUERY_KEYS or (in_templating and k in ("name", "label"))):
+                    n[k] = fix(v)
+                else:
+                    walk(v, in_templating or k == "templating")
+        elif isinstance(n, list):
+            for v in n:
+                walk(v, in_templating)
+        return n
+    return walk(node)
+
+
 def render_all():
-    return {name: json.dumps(fn().render(), indent=2, ensure_ascii=False) + "\n"
+    return {name: json.dumps(rename_labels(fn().render()), indent=2, ensure_ascii=False) + "\n"
             for name, fn in DASHBOARDS.items()}
 
 
@@ -796,6 +835,12 @@ def main():
     ap.add_argument("--out", default=os.path.join(os.path.dirname(
         os.path.abspath(__file__)), "dashboards"))
     args = ap.parse_args()
+    try:
+        import yaml  # Debian python3-yaml; without it the role names are the defaults
+        with open(MIXIN_CONFIG, encoding="utf-8") as f:
+            configure(yaml.safe_load(f))
+    except ImportError:
+        pass
     stale = []
     for name, text in render_all().items():
         path = os.path.join(args.out, name)
