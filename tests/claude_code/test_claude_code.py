@@ -61,13 +61,18 @@ with tempfile.TemporaryDirectory() as tmp:
         from_metrics = logs_exporter == "none"
         what = "%s logs=%s metrics=%s" % (protocol, logs_exporter, metrics_exporter)
         home = tempfile.mkdtemp(dir=tmp)  # no user config of this machine
-        with api.FakeMessagesAPI() as fake, Exporter(BINARY, prices) as ex:
+        # Aggregates wait 3 s (default 10 s) for the same session's logs, exported every 0.5 s here.
+        with api.FakeMessagesAPI() as fake, Exporter(BINARY, prices, extra_args=["--otlp.aggregate-hold=3s"]) as ex:
             cc_env = dict(PATH=os.environ["PATH"], HOME=home, ANTHROPIC_BASE_URL=fake.base_url("ok"),
                           ANTHROPIC_API_KEY="test-key", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
                           CLAUDE_CODE_ENABLE_TELEMETRY="1", OTEL_LOGS_EXPORTER=logs_exporter,
                           OTEL_METRICS_EXPORTER=metrics_exporter,
                           OTEL_EXPORTER_OTLP_PROTOCOL=protocol, OTEL_EXPORTER_OTLP_ENDPOINT=ex.otlp,
-                          OTEL_LOGS_EXPORT_INTERVAL="500", OTEL_METRIC_EXPORT_INTERVAL="500")
+                          OTEL_LOGS_EXPORT_INTERVAL="500", OTEL_METRIC_EXPORT_INTERVAL="500",
+                          # Claude Code's metrics carry the model it asked for (its
+                          # api_request event the one that answered): ask for the
+                          # one the fake API answers with.
+                          ANTHROPIC_MODEL=api.MODEL)
             res = subprocess.run([claude, "-p", "say hi"], env=cc_env, capture_output=True, text=True, timeout=120)
             if res.returncode != 0:
                 fail("%s: claude -p exited %d: %s %s" % (protocol, res.returncode, res.stdout[-1000:],
@@ -76,21 +81,27 @@ with tempfile.TemporaryDirectory() as tmp:
                 fail("%s: expected one streamed Messages API call, saw %s" % (protocol, fake.requests))
             if from_metrics:
                 s = ex.settle(lambda s: total(s, "llm_tokens_total", model=api.MODEL, token_type="output")
-                              >= TOKENS["output"], timeout=15)
+                              >= TOKENS["output"], timeout=20)
                 want_requests = 0  # aggregates are not requests
             else:
                 s = ex.settle(lambda s: total(s, "llm_requests_total", model=api.MODEL) >= 1, timeout=15)
                 want_requests = 1
             if metrics_exporter == "otlp" and not from_metrics:
-                # Give the metrics time to arrive (and be recognised as covered).
-                s = ex.settle(lambda s: total(s, "llm_exporter_otlp_records_total", signal="metrics") > 0, timeout=10)
+                # The metrics arrive (maybe before the logs), wait in the hold, and are
+                # recognised as covered by the session's logs: never counted.
+                s = ex.settle(lambda s: total(s, "llm_exporter_otlp_ignored_total", signal="metrics", reason="covered")
+                              > 0, timeout=20)
+                if total(s, "llm_exporter_otlp_ignored_total", signal="metrics", reason="covered") == 0:
+                    fail("%s: the metrics were not recognised as covered by the logs" % what)
             if total(s, "llm_requests_total", model=api.MODEL) != want_requests:
                 fail("%s: requests %s, expected %d; exporter log: %s"
                      % (what, total(s, "llm_requests_total"), want_requests, ex.read_log()[-1500:]))
             for kind, want in TOKENS.items():
                 got = total(s, "llm_tokens_total", model=api.MODEL, token_type=kind)
                 if got != want:
-                    fail("%s: %s tokens %s, expected %s" % (what, kind, got, want))
+                    fail("%s: %s tokens %s, expected %s; OTLP counters %s; exporter log: %s"
+                         % (what, kind, got, want, {k: v for k, v in s.items() if "otlp" in k[0] and v},
+                            ex.read_log()[-1500:]))
             got = total(s, "llm_cost_usd_total", model=api.MODEL)
             if abs(got - EXPECTED_USD) > 1e-12:
                 fail("%s: llm_cost_usd_total %.12f, expected %.12f" % (what, got, EXPECTED_USD))

@@ -87,7 +87,8 @@ with tempfile.TemporaryDirectory() as tmp:
     prices = os.path.join(tmp, "prices.yml")
     with open(prices, "w") as f:
         f.write(PRICES)
-    with Exporter(BINARY, prices, config_text=CONFIG) as ex:
+    # Aggregates wait 1 s (not 10) for the same client's logs: the test's logs are sent first.
+    with Exporter(BINARY, prices, config_text=CONFIG, extra_args=["--otlp.aggregate-hold=1s"]) as ex:
         metrics_url, traces_url, logs_url = ex.otlp + "/v1/metrics", ex.otlp + "/v1/traces", ex.otlp + "/v1/logs"
         expected = {}  # tenant -> USD
 
@@ -163,7 +164,7 @@ with tempfile.TemporaryDirectory() as tmp:
 
         def done(s):
             return all(abs(total(s, "llm_cost_usd_total", tenant=t) - want) < 1e-9 for t, want in expected.items())
-        s = ex.settle(done, timeout=10)
+        s = ex.settle(done, timeout=15)
         for team, want in expected.items():
             got = total(s, "llm_cost_usd_total", tenant=team, model=MODEL)
             if abs(got - want) > 1e-9:

@@ -200,14 +200,17 @@ struct World {
   PriceBook prices{PriceTable::Parse(kPrices)};
   RequestIdWindow ids{1000, 86400};
   EventPipeline pipeline{EventParser(config.attribution_labels), prices, requests, exporter, &ids};
-  OtlpOptions options = [] {
+  explicit World(std::int64_t hold_seconds = 0) : options(Options(hold_seconds)) {}
+  static OtlpOptions Options(std::int64_t hold_seconds) {
     OtlpOptions o;
     o.mapping = Mapping();
+    o.aggregate_hold_seconds = hold_seconds;  // 0: aggregates priced at once
     return o;
-  }();
+  }
+  OtlpOptions options;
   // Streams started well before the test's points: cumulative streams count.
-  HttpService service = OtlpService(pipeline, exporter, options, HttpSecurity{},
-                                    std::make_shared<OtlpStreams>(kNow - 3600ULL * 1000000000ULL));
+  std::shared_ptr<OtlpState> state = std::make_shared<OtlpState>(kNow - 3600ULL * 1000000000ULL, options);
+  HttpService service = OtlpService(pipeline, exporter, options, HttpSecurity{}, state);
 
   double Value(const std::string& name, const std::map<std::string, std::string>& labels) {
     requests.FinishScrape(requests.BeginScrape());
@@ -300,6 +303,21 @@ TEST(OtlpService, AClientSendingLogsAndMetricsIsCountedOnce) {
   EXPECT_GT(w.Value("llm_exporter_otlp_source_last_seen_timestamp_seconds",
                     {{"service_name", "claude-code"}, {"service_version", "2.1.328"}}),
             0);
+}
+
+TEST(OtlpService, MetricsThatArriveBeforeTheSameSessionsLogsWaitAndAreCovered) {
+  World w(10);  // aggregates wait 10 s for the same client's logs
+  w.Post(kOtlpMetricsPath, ClaudeCodeInterval(1, kNow - 60, kNow, 1000, 200, 0, 0, 0.01, "s-1").dump());
+  w.Post(kOtlpMetricsPath, ClaudeCodeInterval(1, kNow - 60, kNow, 10, 0, 0, 0, 0.01, "s-2").dump());
+  EXPECT_EQ(w.state->HeldCount(), 2u);
+  EXPECT_EQ(w.Value("llm_cost_usd_total", {}), 0);  // nothing priced yet
+  EXPECT_EQ(w.Post(kOtlpLogsPath, LogsRequest("s-1").dump()).status, 200);
+  w.state->Release(w.pipeline, w.exporter, static_cast<std::int64_t>(kNow / 1000000000ULL), true);  // as at Stop
+  EXPECT_EQ(w.state->HeldCount(), 0u);
+  // s-1 once (from its logs), s-2 from its metrics.
+  EXPECT_NEAR(w.Value("llm_cost_usd_total", {}), Usd(1000, 200, 0, 0, 0) + Usd(10, 0, 0, 0, 0), 1e-12);
+  EXPECT_EQ(w.Value("llm_exporter_otlp_ignored_total", {{"signal", "metrics"}, {"reason", "covered"}}), 3);
+  EXPECT_EQ(w.Value("llm_exporter_otlp_records_total", {{"signal", "metrics"}, {"result", "accepted"}}), 2);
 }
 
 json GenAiHistogram(int temporality, const std::string& type, double sum, std::uint64_t start, std::uint64_t time) {

@@ -202,6 +202,7 @@ OtlpAggregated AggregateOtlpPoints(OtlpMetricsDecoded& decoded, OtlpStreams& str
     out.items.emplace_back(e);
     out.positions.push_back(e.index);
     out.item_points.push_back(1);
+    out.item_keys.emplace_back();
   }
   auto ignore = [&out](OtlpIgnoreReason r) { ++out.ignored[static_cast<std::size_t>(r)]; };
   struct Group {
@@ -211,6 +212,7 @@ OtlpAggregated AggregateOtlpPoints(OtlpMetricsDecoded& decoded, OtlpStreams& str
     double cost = 0;
     bool has_cost = false;
     std::optional<EventError> error;
+    std::string key;
   };
   std::map<std::string, Group> groups;  // ordered: events in a stable order
   std::vector<std::string> order;
@@ -234,6 +236,7 @@ OtlpAggregated AggregateOtlpPoints(OtlpMetricsDecoded& decoded, OtlpStreams& str
     if (fresh) {
       g.event = std::move(p.event);
       g.first = p.index;
+      g.key = p.overlap_key;
       order.push_back(p.group);
     }
     ++g.points;
@@ -265,6 +268,7 @@ OtlpAggregated AggregateOtlpPoints(OtlpMetricsDecoded& decoded, OtlpStreams& str
     }
     out.positions.push_back(g.first);
     out.item_points.push_back(g.points);
+    out.item_keys.push_back(g.error ? std::string() : std::move(g.key));
   }
   return out;
 }

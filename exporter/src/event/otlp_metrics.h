@@ -58,6 +58,7 @@ struct OtlpAggregated {
   std::vector<ParseResult> items;          // events (from_aggregate) and refused points
   std::vector<std::size_t> positions;      // items[i]'s first point
   std::vector<std::size_t> item_points;    // points behind items[i]
+  std::vector<std::string> item_keys;      // items[i]'s OtlpOverlapKey ("" for a refusal)
   std::array<std::size_t, kOtlpIgnoreReasons.size()> ignored{};  // points not counted, by reason
 };
 

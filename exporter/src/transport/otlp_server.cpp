@@ -101,8 +101,8 @@ void CountRejections(ExporterMetrics& m, std::size_t signal, const IngestResult&
 }  // namespace
 
 HttpService OtlpService(EventPipeline& pipeline, ExporterMetrics& exporter_metrics, const OtlpOptions& options,
-                        const HttpSecurity& security, std::shared_ptr<OtlpStreams> streams) {
-  if (!streams) streams = std::make_shared<OtlpStreams>(NowUnixNano(), options.max_streams, options.coverage_window_seconds);
+                        const HttpSecurity& security, std::shared_ptr<OtlpState> state) {
+  if (!state) state = std::make_shared<OtlpState>(NowUnixNano(), options);
   HttpService s;
   if (security.web_config) {
     for (const auto& [name, value] : security.web_config->headers) s.headers.emplace_back(name, value);
@@ -137,7 +137,7 @@ HttpService OtlpService(EventPipeline& pipeline, ExporterMetrics& exporter_metri
   };
   s.overloaded = [](const HttpRequest* head) { return Busy(head); };
   s.handle = [&pipeline, &exporter_metrics, options, token, basic, unauthorized,
-              streams](const HttpRequest& req) -> HttpResponse {
+              state](const HttpRequest& req) -> HttpResponse {
     if (token) {
       if (!token->Accepts(req.Header("Authorization"))) return unauthorized(req);
     } else if (basic) {
@@ -182,6 +182,7 @@ HttpService OtlpService(EventPipeline& pipeline, ExporterMetrics& exporter_metri
       return StatusResponse(400, *encoding, kInvalidArgument, error);
     };
     const std::int64_t now = NowUnix();
+    state->Release(pipeline, exporter_metrics, now, false);  // what came due since the last request
     constexpr std::size_t kAll = std::numeric_limits<std::size_t>::max();  // every refusal, to count by reason
     HttpResponse res;
     res.status = 200;
@@ -190,7 +191,7 @@ HttpService OtlpService(EventPipeline& pipeline, ExporterMetrics& exporter_metri
       if (decoded.malformed) return malformed(kOtlpLogsSignal, decoded.error);
       SourcesSeen(exporter_metrics, decoded.sources);
       for (const auto& key : std::set<std::string>(decoded.overlap_keys.begin(), decoded.overlap_keys.end())) {
-        streams->NotePerRequest(key, now);
+        state->streams().NotePerRequest(key, now);
       }
       const IngestResult result = pipeline.IngestEvents(decoded.items, decoded.positions, Transport::kOtlp, kAll);
       exporter_metrics.OtlpRecords(kOtlpLogsSignal, OtlpRecordResult::kAccepted, static_cast<double>(result.accepted));
@@ -206,7 +207,7 @@ HttpService OtlpService(EventPipeline& pipeline, ExporterMetrics& exporter_metri
       OtlpTracesDecoded decoded = DecodeOtlpTraces(body, *encoding, options.mapping);
       if (decoded.malformed) return malformed(kOtlpTracesSignal, decoded.error);
       SourcesSeen(exporter_metrics, decoded.sources);
-      for (const auto& key : decoded.overlap_keys) streams->NotePerRequest(key, now);
+      for (const auto& key : decoded.overlap_keys) state->streams().NotePerRequest(key, now);
       const IngestResult result = pipeline.IngestEvents(decoded.items, decoded.positions, Transport::kOtlp, kAll);
       // As for logs: a duplicate (already counted) is a rejection by reason
       // `duplicate`, never reported to the client as rejected.
@@ -223,17 +224,25 @@ HttpService OtlpService(EventPipeline& pipeline, ExporterMetrics& exporter_metri
     OtlpMetricsDecoded decoded = DecodeOtlpMetrics(body, *encoding, options.mapping);
     if (decoded.malformed) return malformed(kOtlpMetricsSignal, decoded.error);
     SourcesSeen(exporter_metrics, decoded.sources);
-    OtlpAggregated aggregated = AggregateOtlpPoints(decoded, *streams, now, options.mapping);
-    exporter_metrics.OtlpStreamsTracked(streams->Streams(), streams->Evicted());
-    std::unordered_map<std::size_t, std::size_t> points_at;  // an item's first point -> its points
-    std::size_t usage_points = 0;
-    for (std::size_t i = 0; i < aggregated.positions.size(); ++i) {
-      points_at[aggregated.positions[i]] = aggregated.item_points[i];
-      usage_points += aggregated.item_points[i];
+    OtlpAggregated aggregated = AggregateOtlpPoints(decoded, state->streams(), now, options.mapping);
+    exporter_metrics.OtlpStreamsTracked(state->streams().Streams(), state->streams().Evicted());
+    // Refused points are counted (and named) now; events wait in the hold for the
+    // same client's logs or spans (see OtlpOptions::aggregate_hold_seconds).
+    std::vector<ParseResult> refusals;
+    std::vector<std::size_t> refusal_positions;
+    std::vector<OtlpState::Held> held;
+    for (std::size_t i = 0; i < aggregated.items.size(); ++i) {
+      if (std::holds_alternative<EventError>(aggregated.items[i])) {
+        refusals.push_back(std::move(aggregated.items[i]));
+        refusal_positions.push_back(aggregated.positions[i]);
+        continue;
+      }
+      held.push_back(OtlpState::Held{now + options.aggregate_hold_seconds, aggregated.item_keys[i],
+                                     std::move(aggregated.items[i]), aggregated.positions[i],
+                                     aggregated.item_points[i]});
     }
-    const IngestResult result = pipeline.IngestEvents(aggregated.items, aggregated.positions, Transport::kOtlp, kAll);
-    std::size_t rejected_points = 0;
-    for (const auto& e : result.errors) rejected_points += points_at.count(e.index) ? points_at[e.index] : 1;
+    const IngestResult result = pipeline.IngestEvents(refusals, refusal_positions, Transport::kOtlp, kAll);
+    const std::size_t rejected_points = result.rejected;
     std::size_t ignored = decoded.ignored;
     for (std::size_t r = 0; r < aggregated.ignored.size(); ++r) {
       exporter_metrics.OtlpIgnored(kOtlpMetricsSignal, static_cast<OtlpIgnoreReason>(r),
@@ -241,22 +250,106 @@ HttpService OtlpService(EventPipeline& pipeline, ExporterMetrics& exporter_metri
       ignored += aggregated.ignored[r];
     }
     exporter_metrics.OtlpIgnored(kOtlpMetricsSignal, OtlpIgnoreReason::kNotUsage, static_cast<double>(decoded.ignored));
-    exporter_metrics.OtlpRecords(kOtlpMetricsSignal, OtlpRecordResult::kAccepted,
-                                 static_cast<double>(usage_points - std::min(usage_points, rejected_points)));
     exporter_metrics.OtlpRecords(kOtlpMetricsSignal, OtlpRecordResult::kRejected, static_cast<double>(rejected_points));
     exporter_metrics.OtlpRecords(kOtlpMetricsSignal, OtlpRecordResult::kIgnored, static_cast<double>(ignored));
     CountRejections(exporter_metrics, kOtlpMetricsSignal, result);
+    state->Hold(std::move(held));
+    if (options.aggregate_hold_seconds <= 0) state->Release(pipeline, exporter_metrics, now, false);
     res.Content(OtlpMetricsResponse(*encoding, rejected_points, Message("point", result)), ContentType(*encoding));
     return res;
   };
   return s;
 }
 
+OtlpState::OtlpState(std::uint64_t started_unix_nano, const OtlpOptions& options)
+    : streams_(started_unix_nano, options.max_streams, options.coverage_window_seconds) {}
+
+void OtlpState::Hold(std::vector<Held> held) {
+  if (held.empty()) return;
+  std::lock_guard lock(mu_);
+  for (auto& h : held) held_.push_back(std::move(h));
+}
+
+std::size_t OtlpState::HeldCount() const {
+  std::lock_guard lock(mu_);
+  return held_.size();
+}
+
+void OtlpState::Release(EventPipeline& pipeline, ExporterMetrics& m, std::int64_t now, bool all) {
+  std::lock_guard release(release_mu_);
+  std::vector<Held> due;
+  {
+    std::lock_guard lock(mu_);
+    while (!held_.empty() && (all || held_.front().due <= now)) {
+      due.push_back(std::move(held_.front()));
+      held_.pop_front();
+    }
+  }
+  if (due.empty()) return;
+  std::vector<ParseResult> items;
+  std::vector<std::size_t> positions, points;
+  std::size_t covered = 0, total_points = 0;
+  for (auto& h : due) {
+    if (streams_.CoveredByPerRequest(h.key, now)) {  // the client's logs or spans arrived meanwhile
+      covered += h.points;
+      continue;
+    }
+    positions.push_back(items.size());  // refusals below are matched by this index
+    items.push_back(std::move(h.item));
+    points.push_back(h.points);
+    total_points += h.points;
+  }
+  m.OtlpIgnored(kOtlpMetricsSignal, OtlpIgnoreReason::kCovered, static_cast<double>(covered));
+  m.OtlpRecords(kOtlpMetricsSignal, OtlpRecordResult::kIgnored, static_cast<double>(covered));
+  if (items.empty()) return;
+  const IngestResult result =
+      pipeline.IngestEvents(items, positions, Transport::kOtlp, std::numeric_limits<std::size_t>::max());
+  std::size_t rejected_points = 0;
+  for (const auto& e : result.errors) rejected_points += e.index < points.size() ? points[e.index] : 1;
+  rejected_points = std::min(rejected_points, total_points);
+  m.OtlpRecords(kOtlpMetricsSignal, OtlpRecordResult::kAccepted, static_cast<double>(total_points - rejected_points));
+  m.OtlpRecords(kOtlpMetricsSignal, OtlpRecordResult::kRejected, static_cast<double>(rejected_points));
+  CountRejections(m, kOtlpMetricsSignal, result);
+}
+
 OtlpServer::OtlpServer(const ListenAddress& address, EventPipeline& pipeline, ExporterMetrics& exporter_metrics,
                        const OtlpOptions& options, const HttpSecurity& security)
+    : OtlpServer(address, pipeline, exporter_metrics, options, security,
+                 std::make_shared<OtlpState>(NowUnixNano(), options)) {}
+
+OtlpServer::OtlpServer(const ListenAddress& address, EventPipeline& pipeline, ExporterMetrics& exporter_metrics,
+                       const OtlpOptions& options, const HttpSecurity& security, std::shared_ptr<OtlpState> state)
     : HttpListener("otlp", address,
                    security.web_config && security.web_config->tls ? &*security.web_config->tls : nullptr,
                    IngestListenerLimits(options.max_body_bytes, options.max_queued),
-                   OtlpService(pipeline, exporter_metrics, options, security)) {}
+                   OtlpService(pipeline, exporter_metrics, options, security, state)),
+      pipeline_(pipeline),
+      exporter_metrics_(exporter_metrics),
+      state_(std::move(state)) {}
+
+OtlpServer::~OtlpServer() { Stop(); }
+
+void OtlpServer::Start() {
+  HttpListener::Start();
+  ticker_ = std::thread([this] {
+    std::unique_lock lock(tick_mu_);
+    while (!tick_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) {
+      lock.unlock();
+      state_->Release(pipeline_, exporter_metrics_, NowUnix(), false);
+      lock.lock();
+    }
+  });
+}
+
+void OtlpServer::Stop() {
+  HttpListener::Stop();
+  {
+    std::lock_guard lock(tick_mu_);
+    stopping_ = true;
+  }
+  tick_cv_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
+  state_->Release(pipeline_, exporter_metrics_, NowUnix(), true);  // accepted: counted before the final checkpoint
+}
 
 }  // namespace llmcost
