@@ -455,5 +455,26 @@ TEST(OtlpService, GenAiSpansInOtlpJsonWithHexIds) {
   EXPECT_NEAR(w.Value("llm_cost_usd_total", {}), Usd(1200, 300, 0, 0, 0), 1e-12);
 }
 
+TEST(OtlpService, SourcesAreBoundedAndNeverCarryPersonalAttributes) {
+  World w;
+  for (std::size_t i = 0; i < kMaxOtlpSources + 5; ++i) {
+    w.exporter.OtlpSourceSeen({"svc-" + std::to_string(i), "1"}, 1000.0 + static_cast<double>(i));
+  }
+  w.exporter.OtlpSourceSeen({"", ""}, 5000);  // no service.name: already past the cap -> overflow
+  std::size_t series = 0;
+  double overflow = 0;
+  for (const auto& f : w.registry->Collect()) {
+    if (f.name != "llm_exporter_otlp_source_last_seen_timestamp_seconds") continue;
+    series = f.metric.size();
+    for (const auto& m : f.metric) {
+      for (const auto& l : m.label) {
+        if (l.name == "service_name" && l.value == "__overflow__") overflow = m.gauge.value;
+      }
+    }
+  }
+  EXPECT_EQ(series, kMaxOtlpSources + 1);
+  EXPECT_EQ(overflow, 5000);
+}
+
 }  // namespace
 }  // namespace llmcost

@@ -10,7 +10,7 @@
 // session.id, user.*, prompt.id and unmapped attributes never become labels.
 // Claude Code's own cost_usd is kept as `reported_cost_usd`, for comparison beside
 // the exporter's price, never as the price (see docs/otlp.md).
-// A plain function, no sockets: unit-tested and fuzzed alone (fuzz/otlp_logs_fuzz.cpp).
+// A plain function, no sockets: unit-tested and fuzzed alone (fuzz/otlp_fuzz.cpp).
 #include <cstddef>
 #include <optional>
 #include <string>

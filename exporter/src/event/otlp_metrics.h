@@ -11,7 +11,7 @@
 // The points of one client, model, attribute set and interval make one event,
 // marked `from_aggregate`: it adds tokens and cost, never a request or a histogram
 // observation. Other metrics are ignored (counted), never refused.
-// Plain functions, no sockets: unit-tested and fuzzed alone (fuzz/otlp_metrics_fuzz.cpp).
+// Plain functions, no sockets: unit-tested and fuzzed alone (fuzz/otlp_fuzz.cpp).
 #include <array>
 #include <cstddef>
 #include <optional>

@@ -11,7 +11,7 @@
 //     gen_ai.provider.name, else the older gen_ai.system;
 //   - de-duplication: gen_ai.response.id, else the span's trace and span id.
 // Spans without GenAI usage are ignored (counted), never refused.
-// Plain function, no sockets: unit-tested and fuzzed alone (fuzz/otlp_traces_fuzz.cpp).
+// Plain function, no sockets: unit-tested and fuzzed alone (fuzz/otlp_fuzz.cpp).
 #include <cstddef>
 #include <string>
 #include <string_view>
