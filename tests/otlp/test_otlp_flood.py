@@ -3,7 +3,10 @@
 the exporter answers 429 with Retry-After beyond what it can take, counts nothing
 of a refused request, and after the client's retries (bounded) every span is
 counted exactly once. Rounds of concurrent senders repeat (bounded) until a 429
-has been seen, so the test does not depend on how fast this machine is."""
+has been seen, so the test does not depend on how fast this machine is.
+Then: metrics (aggregates) accepted and still held (--otlp.aggregate-hold=60s)
+when the exporter gets SIGTERM are priced before its final checkpoint, so they are
+there after a restart (--storage.path): nothing accepted is lost."""
 import concurrent.futures
 import json
 import os
@@ -95,3 +98,28 @@ with tempfile.TemporaryDirectory() as tmp:
             fail("requests %s, expected %d" % (total(s, "llm_requests_total", model=MODEL), sent * SPANS_PER_REQUEST))
         print("ok: %d requests, %d answered 429 first and retried; cost %.6f USD, each span once; %.1f s"
               % (sent, refused_total, got, time.monotonic() - start))
+
+    # Held aggregates across a graceful restart.
+    storage = os.path.join(tmp, "state")
+    with Exporter(BINARY, prices, extra_args=["--otlp.aggregate-hold=60s", "--storage.path=" + storage]) as ex:
+        now = time.time_ns()
+        point = lambda t, v: {"startTimeUnixNano": str(now - 60 * 10**9), "timeUnixNano": str(now), "asDouble": v,
+                              "attributes": [attr("type", t), attr("model", MODEL), attr("session.id", "s-held")]}
+        body = json.dumps({"resourceMetrics": [{"resource": {"attributes": [attr("service.name", "claude-code")]},
+                                                "scopeMetrics": [{"metrics": [{"name": "claude_code.token.usage",
+                                                                              "sum": {"aggregationTemporality": 1,
+                                                                                      "dataPoints": [point("input", 4000), point("output", 900)]}}]}]}]})
+        status, answer = http("POST", ex.otlp + "/v1/metrics", body, {"Content-Type": "application/json"})
+        if status != 200:
+            fail("metrics: %s %s" % (status, answer[:300]))
+        if total(ex.scrape(), "llm_tokens_total", model=MODEL) != 0:
+            fail("held aggregates were priced before the hold ended")
+        if ex.stop() != 0:
+            fail("exporter did not stop cleanly: %s" % ex.read_log()[-1500:])
+        ex.start()
+        want = (4000 * RATES["input"] + 900 * RATES["output"]) / 1e6
+        s = ex.settle(lambda s: abs(total(s, "llm_cost_usd_total", model=MODEL) - want) < 1e-12, timeout=10)
+        got = total(s, "llm_cost_usd_total", model=MODEL)
+        if abs(got - want) > 1e-12:
+            fail("held aggregates after a restart: cost %.12f, expected %.12f" % (got, want))
+        print("ok: aggregates held at SIGTERM priced before the final checkpoint: %.6f USD after the restart" % got)
