@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import subprocess
 import sys
 
 # What Grafana 11.6 (the version docker-compose.yml pins) writes. The JSON already
@@ -859,6 +860,12 @@ def main():
         print("out of date (run grafana/generate_dashboards.py): " + ", ".join(stale),
               file=sys.stderr)
         return 1
+    if not args.check and os.path.abspath(args.out) == os.path.join(
+            os.path.dirname(os.path.abspath(__file__)), "dashboards"):
+        # The dashboards are also shipped as Kubernetes ConfigMaps: the monitoring
+        # generator rewrites those (and everything else it owns) too.
+        mixin = os.path.join(os.path.dirname(MIXIN_CONFIG), "generate.py")
+        return subprocess.call([sys.executable, mixin])
     return 0
 
 

@@ -12,7 +12,9 @@
 #include <pthread.h>
 
 #include "commands/price_commands.h"
+#include "commands/reconcile_commands.h"
 #include "config/exporter_config.h"
+#include "config/monitoring_coverage.h"
 #include "config/flags.h"
 #include "config/web_config.h"
 #include "event/event_parser.h"
@@ -20,6 +22,9 @@
 #include "pipeline/event_pipeline.h"
 #include "pipeline/price_reloader.h"
 #include "pricing/price_book.h"
+#include "reconcile/admin_api.h"
+#include "reconcile/admin_key.h"
+#include "reconcile/reconciler.h"
 #include "record/exporter_metrics.h"
 #include "record/exposition.h"
 #include "record/request_metrics.h"
@@ -68,6 +73,12 @@ ListenAddress MustParseAddress(const std::string& flag, const std::string& text)
 
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
+  if (IsReconcileSubcommand(args)) {  // backfill, reconcile: read the Admin API, print, exit
+    const CommandResult r = RunReconcileSubcommand(args);
+    std::cout << r.out;
+    std::cerr << r.err;
+    return r.exit_code;
+  }
   if (IsSubcommand(args)) {  // price, check pricing: promtool style, no server
     std::string input;
     if (args[0] == "price") input.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
@@ -115,6 +126,18 @@ int main(int argc, char** argv) {
         flags.config_file.empty()
             ? ExporterConfig{}
             : FromFlag("config.file", [&] { return ExporterConfig::LoadFile(flags.config_file); });
+    // Budgets and histogram thresholds the rules cannot alert on are start-up errors.
+    const MonitoringCoverage coverage =
+        flags.monitoring_config.empty()
+            ? MonitoringCoverage::Embedded()
+            : FromFlag("monitoring.config", [&] { return MonitoringCoverage::LoadFile(flags.monitoring_config); });
+    if (const auto uncovered = UncoveredByRules(config, coverage); !uncovered.empty()) {
+      std::string why;
+      for (const auto& u : uncovered) why += (why.empty() ? "" : "; ") + u;
+      throw std::runtime_error((flags.config_file.empty() ? std::string("built-in config")
+                                                          : "--config.file " + flags.config_file) +
+                               ": not covered by any alert rule: " + why);
+    }
     auto registry = std::make_shared<prometheus::Registry>();
     ExporterMetrics exporter_metrics(*registry, config, LLM_COST_EXPORTER_VERSION, LLM_COST_EXPORTER_REVISION);
     // No --pricing.file: the table built into the binary (the shipped prices.yml).
@@ -198,6 +221,33 @@ int main(int argc, char** argv) {
         throw std::runtime_error(e.what());
       }
     }
+    // Reconciliation with the bill (off by default): the poller with an Admin key,
+    // or only this replica's instrumented share for the replica that polls.
+    std::optional<Reconciler> reconciler;
+    std::shared_ptr<AdminApi> admin_api;
+    if (!flags.reconcile_admin_key_file.empty() || flags.reconcile_export_instrumented) {
+      Reconciler::Options ro;
+      ro.settle_after_seconds = flags.reconcile_settle_after.count();
+      ro.interval = flags.reconcile_interval;
+      ro.polls = !flags.reconcile_admin_key_file.empty();
+      reconciler.emplace(ledger, ro, [&prices](std::string_view m) { return prices.Current()->ResolveModel(m); });
+      exposition.AddCollector([&reconciler] { return reconciler->Collect(); });
+      if (ro.polls) {
+        AdminApiOptions ao;
+        ao.base_url = flags.reconcile_api_url;
+        ao.admin_key = ReadAdminKeyFile(flags.reconcile_admin_key_file);  // throws naming the flag, never the key
+        ao.sleep = [&reconciler](std::chrono::milliseconds d) { return reconciler->Sleep(d); };
+        try {
+          admin_api = std::make_shared<AdminApi>(std::move(ao));
+        } catch (const std::invalid_argument& e) {
+          throw std::runtime_error(e.what());
+        }
+        if (flags.reconcile_api_url.rfind("https://", 0) != 0) {
+          Log(LogLevel::kWarn, "--reconcile.api-url is not https: the Admin key travels unencrypted",
+              {{"url", flags.reconcile_api_url}});
+        }
+      }
+    }
     std::optional<IngestServer> ingest;
     if (!flags.ingest_listen_address.empty()) {
       ingest.emplace(MustParseAddress("ingest.listen-address", flags.ingest_listen_address), pipeline,
@@ -229,12 +279,25 @@ int main(int argc, char** argv) {
     if (ingest) ingest->Start();
     if (otlp) otlp->Start();
     if (udp) udp->Start();
+    if (admin_api) {
+      Reconciler::InstrumentedSum across_replicas;
+      if (remote_spend) {
+        across_replicas = [&remote_spend](std::string* error) {
+          auto a = remote_spend->Query("sum by (model, period) (llm_instrumented_cost_usd)", "model", "period");
+          if (!a.sums) *error = a.error;
+          return a.sums;
+        };
+      }
+      reconciler->Start(admin_api, across_replicas);
+    }
     Log(LogLevel::kInfo, "llm-cost-exporter started",
         {{"version", LLM_COST_EXPORTER_VERSION},
          {"web", flags.web_listen_address + " (port " + std::to_string(web.port()) + ")"},
          {"ingest", ingest ? flags.ingest_listen_address : "disabled"},
          {"udp", udp ? flags.udp_listen_address : "disabled"},
          {"otlp", otlp ? flags.otlp_listen_address : "disabled"},
+         {"reconcile", admin_api ? "polling " + flags.reconcile_api_url
+                                 : reconciler ? "instrumented share only" : "off"},
          {"pricing_as_of", prices.Current()->as_of()},
          {"pricing_table", prices.Current()->origin()},
          {"tls", web.tls() ? "on" : "off"},
@@ -267,6 +330,7 @@ int main(int argc, char** argv) {
     }
     if (ingest) ingest->Stop();
     if (otlp) otlp->Stop();
+    if (reconciler) reconciler->Stop();
     web.Stop();
     // Everything accepted is in the final checkpoint: intake stopped above.
     if (checkpointer && !checkpointer->StopAndFlush()) {

@@ -15,6 +15,7 @@ shipped config and the generated rules, and the generator with a custom config.
 usage: check_mixin.py <promtool> <repo root>
 """
 import copy
+import json
 import os
 import re
 import subprocess
@@ -133,6 +134,18 @@ def custom(promtool, repo):
         check(want in records, f"custom config: no recording rule {want}")
     budget = "\n".join(r["expr"] for r in rules_of(docs["budget.yml"]))
     check('scope=~"route:.+"' in budget, "custom config: route budgets not covered")
+    # Dashboards: every query, legend and variable uses the renamed label.
+    dash = generate.load_dashboards_module()
+    dash.configure(cfg)
+    exprs, var_names = [], []
+    for text in dash.render_all().values():
+        d = json.loads(text)
+        exprs += [t["expr"] for p in d["panels"] for t in p.get("targets", [])]
+        var_names += [v["name"] for v in d["templating"]["list"]]
+    check(exprs and not any(re.search(r"(?<![\w.])feature(?!\w)", e) for e in exprs),
+          "custom config: a dashboard query still names feature")
+    check(any('team=~"$team"' in e for e in exprs) and "team" in var_names and "feature" not in var_names,
+          "custom config: dashboards do not filter by the team variable")
 
 
 def main():

@@ -20,7 +20,7 @@ import tempfile
 import yaml
 
 CONTAINER_RULES = "/etc/prometheus/rules/"
-EXPECTED_RULE_FILES = {"thresholds.yml", "recording.yml", "budget.yml", "incidents.yml", "exporter.yml"}
+EXPECTED_RULE_FILES = {"thresholds.yml", "recording.yml", "budget.yml", "incidents.yml", "exporter.yml", "reconcile.yml"}
 
 
 def run(cmd):

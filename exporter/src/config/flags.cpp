@@ -63,8 +63,40 @@ const std::map<std::string, FlagSpec>& Specs() {
                                   "replica: GET /v1/budgets answers from sum by (scope, period) (llm_spend_usd) there, "
                                   "falling back to this exporter's own ledger when the query fails. (default: local ledger only)", false,
                                   [](Flags& f, const std::string& v) { f.budgets_prometheus_url = v; return std::string(); }}},
+      {"reconcile.admin-key-file", {"File holding an Anthropic Admin API key (sk-ant-admin...): turns on the billing "
+                                    "poller, which compares billed cost by model with this exporter's for settled UTC days "
+                                    "(docs/reconciliation.md). The key is sent to --reconcile.api-url only and never logged. "
+                                    "(default: off)", false,
+                                    [](Flags& f, const std::string& v) { f.reconcile_admin_key_file = v; return std::string(); }}},
+      {"reconcile.api-url", {"Base URL of the Admin API the billing poller reads. (default \"" + Flags{}.reconcile_api_url + "\")", false,
+                             [](Flags& f, const std::string& v) { f.reconcile_api_url = v; return std::string(); }}},
+      {"reconcile.interval", {"How often the billing poller reads the Admin API. (default " +
+                                  std::to_string(Flags{}.reconcile_interval.count() / 3600) + "h)", false,
+                              [](Flags& f, const std::string& v) {
+                                std::chrono::milliseconds d;
+                                if (!ParseDuration(v, d) || d.count() < 1000) return "--reconcile.interval: '" + v + "' is not a duration >= 1s";
+                                f.reconcile_interval = std::chrono::duration_cast<std::chrono::seconds>(d);
+                                return std::string();
+                              }}},
+      {"reconcile.settle-after", {"A UTC day counts as settled once its end is this old (billing data arrives late and "
+                                  "is revised). Every replica must use the same value. (default " +
+                                      std::to_string(Flags{}.reconcile_settle_after.count() / 3600) + "h)", false,
+                                  [](Flags& f, const std::string& v) {
+                                    std::chrono::milliseconds d;
+                                    if (!ParseDuration(v, d)) return "--reconcile.settle-after: '" + v + "' is not a duration";
+                                    f.reconcile_settle_after = std::chrono::duration_cast<std::chrono::seconds>(d);
+                                    return std::string();
+                                  }}},
+      {"reconcile.export-instrumented", {"Export llm_instrumented_cost_usd without polling: set on every replica but the "
+                                         "one with --reconcile.admin-key-file, whose drift then uses the sum across "
+                                         "replicas read through --budgets.prometheus-url.", true,
+                                         [](Flags& f, const std::string& v) { f.reconcile_export_instrumented = v != "false"; return std::string(); }}},
       {"config.file", {"Configuration file (YAML): labels, caps, histograms, budgets.", false,
                        [](Flags& f, const std::string& v) { f.config_file = v; return std::string(); }}},
+      {"monitoring.config", {"Monitoring config the Prometheus rules were generated from (prometheus/mixin/config.yml): "
+                             "start-up fails on a budget scope or histogram bucket layout no rule can alert on. "
+                             "(default: the shipped one, built into the binary)", false,
+                             [](Flags& f, const std::string& v) { f.monitoring_config = v; return std::string(); }}},
       {"pricing.file", {"Price table (YAML) replacing the one built into the binary; SIGHUP and /-/reload re-read it. "
                         "(default: the embedded table)", false,
                         [](Flags& f, const std::string& v) { f.pricing_file = v; return std::string(); }}},
@@ -196,7 +228,9 @@ std::string FlagsUsage() {
   std::string out =
       "usage: llm-cost-exporter [<flags>]\n"
       "       llm-cost-exporter price [--pricing.file=FILE] < events.ndjson   (how each event is priced)\n"
-      "       llm-cost-exporter check pricing FILE                            (validate a price table)\n\nFlags:\n";
+      "       llm-cost-exporter check pricing FILE                            (validate a price table)\n"
+      "       llm-cost-exporter backfill --from DATE --to DATE [--reconcile.*]   (billed history as OpenMetrics)\n"
+      "       llm-cost-exporter reconcile --from DATE --to DATE [--metrics-url URL] [--reconcile.*]  (billed vs instrumented)\n\nFlags:\n";
   for (const auto& [name, spec] : Specs()) {
     out += "  --" + name + (spec.is_bool ? "" : "=VALUE") + "\n      " + spec.help + "\n";
   }

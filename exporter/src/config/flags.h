@@ -20,6 +20,7 @@ struct Flags {
   std::string udp_listen_address = "127.0.0.1:10430";
   int udp_read_buffer_bytes = 0;  // 0: the kernel default
   std::string config_file;        // empty: built-in defaults
+  std::string monitoring_config;  // empty: the shipped monitoring config, built in
   std::string pricing_file;  // empty: the table compiled into the binary
   std::string storage_path;  // empty: counters are not persisted across restarts
   std::chrono::milliseconds storage_checkpoint_interval{5000};
@@ -37,6 +38,12 @@ struct Flags {
   std::string web_ingest_token_file;  // bearer token for HTTP ingest; empty: no token
   std::string udp_allowed_networks;   // CIDR list for UDP sources; empty: all
   std::string budgets_prometheus_url;  // GET /v1/budgets from the sum over replicas there; empty: local ledger
+  // Reconciliation with Anthropic's bill (reconcile/, docs/reconciliation.md).
+  std::string reconcile_admin_key_file;  // empty: no billing poller (the default)
+  std::string reconcile_api_url = "https://api.anthropic.com";
+  std::chrono::seconds reconcile_interval{3600};
+  std::chrono::seconds reconcile_settle_after{48 * 3600};
+  bool reconcile_export_instrumented = false;  // a replica that does not poll exports its share
   bool show_version = false;
   bool show_help = false;
 };

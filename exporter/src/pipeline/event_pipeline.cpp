@@ -190,7 +190,10 @@ MetricsState EventPipeline::Snapshot() const {
     state.requests = request_metrics_.Snapshot();
     state.exporter = exporter_metrics_.Snapshot();
     if (request_ids_ != nullptr) state.request_ids = request_ids_->Entries();
-    if (ledger_ != nullptr) state.spend = ledger_->Snapshot();
+    if (ledger_ != nullptr) {
+      state.spend = ledger_->Snapshot();
+      state.model_days = ledger_->ModelDaySnapshot();
+    }
   }
   snapshots_waiting_.fetch_sub(1, std::memory_order_acq_rel);
   snapshots_waiting_.notify_all();
@@ -203,7 +206,10 @@ RestoreReport EventPipeline::Restore(const MetricsState& state) {
   request_metrics_.Restore(state.requests, report);
   if (!report.incompatible.empty()) return report;  // nothing was restored
   exporter_metrics_.Restore(state.exporter, report);
-  if (ledger_ != nullptr) ledger_->Restore(state.spend, report);
+  if (ledger_ != nullptr) {
+    ledger_->Restore(state.spend, report);
+    ledger_->RestoreModelDays(state.model_days, report);
+  }
   exporter_metrics_.StateEntriesSkipped(report);
   if (request_ids_ != nullptr) request_ids_->Restore(state.request_ids, UnixSeconds());
   return report;

@@ -87,10 +87,19 @@ struct ScopeSpendState {
   std::map<std::string, PeriodSpendState> periods;  // by kBudgetPeriodNames
 };
 
+// One UTC day of one model's first-party spend (record/spend_ledger.h, for
+// reconciling against Anthropic's bill): by the day's start and the model name.
+struct ModelDaySpendState {
+  std::int64_t day_unix = 0;  // 00:00:00 UTC of the day
+  std::string model;          // canonical model name
+  std::int64_t spent_pusd = 0;
+};
+
 struct MetricsState {
   RequestMetricsState requests;
   ExporterCountersState exporter;
   std::vector<ScopeSpendState> spend;  // absent in files before the ledger: empty
+  std::vector<ModelDaySpendState> model_days;  // absent in files before issue 16: empty
   std::vector<std::pair<std::int64_t, std::uint64_t>> request_ids;  // (seen unix seconds, hash)
 };
 
@@ -117,8 +126,8 @@ struct RestoreReport {
 
 // The kinds of name a state file entry is keyed by (the `kind` label of
 // llm_exporter_state_entries_skipped_total).
-inline constexpr std::array<std::string_view, 9> kStateNameKinds = {
+inline constexpr std::array<std::string_view, 10> kStateNameKinds = {
     "token_type", "cost_type", "status", "unpriced_reason", "transport", "event_result", "reject_reason",
-    "histogram", "spend_period"};
+    "histogram", "spend_period", "model_day"};
 
 }  // namespace llmcost

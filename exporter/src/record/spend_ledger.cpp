@@ -141,9 +141,31 @@ void SpendLedger::Roll(Scope& s, std::int64_t now, const Bounds& bounds) {
   }
 }
 
+void SpendLedger::RecordModelDay(std::int64_t day, const std::string& model, PicoUsd amount, std::int64_t now) {
+  std::lock_guard lock(model_mu_);
+  const std::int64_t oldest = (FloorDiv(now, kDay) - kModelDayRetentionDays) * kDay;
+  while (!model_days_.empty() && model_days_.begin()->first < oldest) model_days_.erase(model_days_.begin());
+  if (day < oldest) return;
+  auto& models = model_days_[day];
+  auto it = models.find(model);
+  if (it == models.end()) {
+    it = models.size() >= kMaxModelsPerDay ? models.try_emplace(std::string(kOverflowModel), 0).first
+                                           : models.emplace(model, 0).first;
+  }
+  it->second += amount;
+}
+
 void SpendLedger::Record(const UsageEvent& event, const RequestCost& cost) {
   const PicoUsd amount = cost.RequestTotal();
   if (amount == 0) return;
+  if (cost.platform == Platform::kAnthropic) {  // what Anthropic bills (reconcile/)
+    const std::int64_t now = clock_();
+    const std::int64_t day = FloorDiv(std::min(cost.priced_at_unix == 0 ? now : cost.priced_at_unix, now), kDay) * kDay;
+    if (cost.billed && cost.Total() != 0) RecordModelDay(day, cost.model, cost.Total(), now);
+    for (const CostPart& p : cost.others) {
+      if (p.billed && p.Total() != 0) RecordModelDay(day, p.model, p.Total(), now);
+    }
+  }
   // Which scopes: global, and each budget scope whose label value the event sent.
   std::array<std::size_t, 16> hit{};
   std::size_t hits = 0;
@@ -278,6 +300,35 @@ void SpendLedger::Restore(const std::vector<ScopeSpendState>& state, RestoreRepo
       it->periods[static_cast<std::size_t>(*p)] = ps;
     }
     Roll(*it, now, BoundsAt(now));
+  }
+}
+
+std::map<std::string, PicoUsd> SpendLedger::ModelSpend(std::int64_t from_unix, std::int64_t to_unix) const {
+  std::map<std::string, PicoUsd> out;
+  std::lock_guard lock(model_mu_);
+  for (auto it = model_days_.lower_bound(from_unix); it != model_days_.end() && it->first < to_unix; ++it) {
+    for (const auto& [model, pusd] : it->second) out[model] += pusd;
+  }
+  return out;
+}
+
+std::vector<ModelDaySpendState> SpendLedger::ModelDaySnapshot() const {
+  std::vector<ModelDaySpendState> out;
+  std::lock_guard lock(model_mu_);
+  for (const auto& [day, models] : model_days_) {
+    for (const auto& [model, pusd] : models) out.push_back({day, model, pusd});
+  }
+  return out;
+}
+
+void SpendLedger::RestoreModelDays(const std::vector<ModelDaySpendState>& state, RestoreReport& report) {
+  const std::int64_t now = clock_();
+  for (const ModelDaySpendState& d : state) {
+    if (FloorDiv(d.day_unix, kDay) * kDay != d.day_unix || d.model.empty()) {
+      report.Unknown("model_day", d.model);
+      continue;
+    }
+    if (d.spent_pusd > 0) RecordModelDay(d.day_unix, d.model, d.spent_pusd, now);
   }
 }
 

@@ -14,12 +14,20 @@
 //
 // Exported as llm_spend_usd{scope,period} (period-to-date). Persisted by scope
 // and period name in the state file (MetricsState::spend).
+//
+// Beside the budget periods it keeps, for reconciling with Anthropic's bill
+// (reconcile/), each UTC day's spend by canonical model of first-party traffic
+// (platform anthropic: Bedrock, Vertex and Foundry are billed by their clouds),
+// for the last kModelDayRetentionDays days, under its own mutex so the budget
+// path's lock is not held longer. At most kMaxModelsPerDay models a day; later
+// ones count under "other". Persisted by day and model (MetricsState::model_days).
 #include <prometheus/client_metric.h>
 #include <prometheus/metric_family.h>
 
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -89,6 +97,16 @@ class SpendLedger {
   // Periods that ended while the exporter was down roll over as at a boundary.
   void Restore(const std::vector<ScopeSpendState>& state, RestoreReport& report);
 
+  // First-party spend by model over the UTC days starting in [from_unix, to_unix).
+  std::map<std::string, PicoUsd> ModelSpend(std::int64_t from_unix, std::int64_t to_unix) const;
+  std::vector<ModelDaySpendState> ModelDaySnapshot() const;
+  // Days outside the retention window are dropped; a day start that is not a UTC
+  // midnight is refused (report.Unknown("model_day", ...)).
+  void RestoreModelDays(const std::vector<ModelDaySpendState>& state, RestoreReport& report);
+  static constexpr std::int64_t kModelDayRetentionDays = 70;  // a month-to-date window plus a settle delay
+  static constexpr std::size_t kMaxModelsPerDay = 128;
+  static constexpr std::string_view kOverflowModel = "other";
+
   // Bytes held per scope (for docs/budgets.md): the figures, not the name.
   static constexpr std::size_t kBytesPerScope = sizeof(std::array<PeriodSpendState, kBudgetPeriodCount>);
 
@@ -110,6 +128,10 @@ class SpendLedger {
   std::vector<Scope> scopes_;    // [0] is global; fixed after construction
   // Attribution label -> (value, index into scopes_), for matching events.
   std::unordered_map<std::string, std::vector<std::pair<std::string, std::size_t>>> by_label_;
+  void RecordModelDay(std::int64_t day, const std::string& model, PicoUsd amount, std::int64_t now);
+  // UTC day start -> canonical model -> pUSD (a lookup by the event's model copies nothing).
+  std::map<std::int64_t, std::map<std::string, PicoUsd, std::less<>>> model_days_;
+  mutable std::mutex model_mu_;  // guards model_days_
   mutable std::mutex mu_;  // guards scopes_[*].periods and the bounds cache
   mutable std::int64_t cached_day_ = INT64_MIN;
   mutable Bounds cached_bounds_{};

@@ -66,9 +66,14 @@ json ToJson(const MetricsState& s) {
     }
     spend.push_back({{"scope", scope.scope}, {"periods", periods}});
   }
+  json model_days = json::array();  // by day and model name (issue 16)
+  for (const auto& d : s.model_days) {
+    model_days.push_back({{"day_unix", d.day_unix}, {"model", d.model}, {"spent_pusd", d.spent_pusd}});
+  }
   const auto& e = s.exporter;
   return {{"bucket_bounds", r.bucket_bounds},
           {"spend", spend},
+          {"model_days", model_days},
           {"requests", requests},
           {"groups", groups},
           {"unpriced", unpriced},
@@ -274,6 +279,22 @@ MetricsState FromJsonV2(const json& j) {
         scope.periods[period] = ps;
       }
       s.spend.push_back(std::move(scope));
+    }
+  }
+  // The per-model UTC-day ledger came with issue 16: absent means none yet.
+  if (const auto it = j.find("model_days"); it != j.end()) {
+    const json& days = R::Array(*it, "model_days");
+    for (std::size_t i = 0; i < days.size(); ++i) {
+      const std::string path = "model_days[" + std::to_string(i) + "]";
+      ModelDaySpendState d;
+      d.day_unix = R::Int64(R::At(days[i], path, "day_unix"), path + ".day_unix", false);
+      const json& model = R::At(days[i], path, "model");
+      if (!model.is_string() || model.get_ref<const std::string&>().empty() || model.get_ref<const std::string&>().size() > 256) {
+        R::Bad(path + ".model", "not a model name (1-256 characters)");
+      }
+      d.model = model.get<std::string>();
+      d.spent_pusd = R::Int64(R::At(days[i], path, "spent_pusd"), path + ".spent_pusd", true);
+      s.model_days.push_back(std::move(d));
     }
   }
   return s;

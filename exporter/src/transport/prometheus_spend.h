@@ -32,9 +32,13 @@ class PrometheusSpend {
     std::string error;         // why, when it failed
   };
   Answer Get();
+  // Any instant query answering one sample per (first, second) label pair, in USD
+  // (reconcile/: sum by (model, period) (llm_instrumented_cost_usd)). Not cached.
+  Answer Query(const std::string& promql, const std::string& first, const std::string& second);
 
   // The query API's JSON answer -> sums, or nullopt with *error set. Public for tests.
-  static std::optional<Sums> ParseQueryResult(const std::string& body, std::string* error);
+  static std::optional<Sums> ParseQueryResult(const std::string& body, std::string* error,
+                                              const std::string& first = "scope", const std::string& second = "period");
 
  private:
   std::string scheme_host_;
