@@ -305,6 +305,15 @@ TEST(OtlpService, AClientSendingLogsAndMetricsIsCountedOnce) {
             0);
 }
 
+TEST(OtlpService, ARefusedLogRecordDoesNotCoverItsSessionsMetrics) {
+  World w;
+  json logs = LogsRequest("s-1");
+  logs["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["attributes"][2]["value"] = {{"intValue", -5}};
+  EXPECT_EQ(w.Post(kOtlpLogsPath, logs.dump()).status, 200);  // refused: bad_field
+  w.Post(kOtlpMetricsPath, ClaudeCodeInterval(1, kNow - 60, kNow, 1000, 200, 0, 0, 0.01, "s-1").dump());
+  EXPECT_NEAR(w.Value("llm_cost_usd_total", {}), Usd(1000, 200, 0, 0, 0), 1e-12);  // from the metrics
+}
+
 TEST(OtlpService, MetricsThatArriveBeforeTheSameSessionsLogsWaitAndAreCovered) {
   World w(10);  // aggregates wait 10 s for the same client's logs
   w.Post(kOtlpMetricsPath, ClaudeCodeInterval(1, kNow - 60, kNow, 1000, 200, 0, 0, 0.01, "s-1").dump());

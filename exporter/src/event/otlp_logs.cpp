@@ -225,6 +225,9 @@ void Emit(const Record& r, OtlpLogsDecoded& out, const OtlpMapping& mapping) {
   }
   out.items.push_back(ToUsageEvent(r, index, mapping));
   out.positions.push_back(index);
+  // Only a record that decoded covers the client's metrics: a refused one must
+  // not make its aggregate be dropped too.
+  if (!std::holds_alternative<UsageEvent>(out.items.back())) return;
   static const Attributes kNoResource;
   const Attributes& resource = r.resource ? *r.resource : kNoResource;
   out.overlap_keys.push_back(OtlpOverlapKey(r.attributes, resource));

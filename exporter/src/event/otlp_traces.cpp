@@ -111,9 +111,10 @@ OtlpTracesDecoded DecodeOtlpTraces(std::string_view body, OtlpEncoding encoding,
           ++out.ignored;
           continue;
         }
-        usage_here = true;
         out.items.push_back(ToUsageEvent(span, a, resource, index, mapping));
         out.positions.push_back(index);
+        // Only a span that decoded covers the source's histograms.
+        usage_here = usage_here || std::holds_alternative<UsageEvent>(out.items.back());
       }
     }
     if (usage_here) out.overlap_keys.push_back(OtlpResourceKey(resource));
