@@ -750,6 +750,28 @@ def health():
                     instant=True, table=True)], "short",
             w=12, h=7, columns={"Value": ("Values folded", "short")}, sort="Values folded")
 
+    # Reconciliation with the bill (docs/reconciliation.md): only the exporter that
+    # polls Anthropic's Admin API (--reconcile.admin-key-file) has these series.
+    d.row("Reconciliation with the bill")
+    d.timeseries("Billed drift by model",
+                 "Instrumented / billed - 1 per model on the last settled UTC day "
+                 "(llm_billed_drift_ratio, instrumented summed over replicas): "
+                 "LLMBilledCostDrift tickets above 2% for models billed at least 1 USD. "
+                 "Empty without --reconcile.admin-key-file.",
+                 [target(f'max by (model) (llm_billed_drift_ratio{{{I}, period="last_settled_day"}})',
+                         "{{model}}")], "percentunit", w=12)
+    d.table("Billed cost by model, month to date (settled)",
+            "Per model, what Anthropic billed (Admin API) from the first of the month "
+            "through the last settled day; the exporters' side is llm_instrumented_cost_usd.",
+            [target(f'max by (model) (llm_billed_cost_usd{{{I}, period="month_to_date_settled"}})',
+                    instant=True, table=True)], "currencyUSD",
+            w=6, h=8, columns={"Value": ("Billed", "currencyUSD")}, sort="Billed")
+    d.timeseries("Billing polls by result",
+                 "Polls of the Admin API per hour by result (llm_reconcile_polls_total): "
+                 "anything but success means the billed figures are the last good ones.",
+                 [target(f"sum by (result) (increase(llm_reconcile_polls_total{{{I}}}[1h]))",
+                         "{{result}}")], "short", w=6)
+
     d.row("Series and scrape")
     d.timeseries("Request label sets held",
                  "Distinct request label sets the exporter holds (llm_exporter_label_sets);"

@@ -23,6 +23,22 @@ SOURCE_DIR = os.environ["SOURCE_DIR"]
 BINARY = os.environ["EXPORTER_BINARY"]
 PRICES = os.path.join(SOURCE_DIR, "exporter", "pricing", "prices.yml")
 
+# A route budget needs the monitoring config that says rules cover route budgets
+# (issue 18: the exporter refuses a budget no rule can alert on). This is what a
+# user with a route budget does: copy the config, add the role, regenerate, pass it.
+MONITORING_DIR = tempfile.mkdtemp(prefix="llm-cost-budgets-monitoring-")
+MONITORING = os.path.join(MONITORING_DIR, "config.yml")
+with open(os.path.join(SOURCE_DIR, "prometheus", "mixin", "config.yml")) as _f:
+    _text = _f.read()
+assert "budget_scopes: [feature, tenant]" in _text, "the shipped monitoring config changed: update this test"
+with open(MONITORING, "w") as _f:
+    _f.write(_text.replace("budget_scopes: [feature, tenant]", "budget_scopes: [feature, tenant, route]"))
+MONITORING_FLAG = "--monitoring.config=" + MONITORING
+
+
+def tearDownModule():
+    shutil.rmtree(MONITORING_DIR, True)
+
 CONFIG = """
 budgets:
   - {scope: global, period: day, usd: 1}
@@ -55,7 +71,7 @@ class LedgerRestartTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.dir, True)
 
     def exporter(self, ports_from=None):
-        e = Exporter(BINARY, PRICES, CONFIG, ["--storage.path=" + self.dir])
+        e = Exporter(BINARY, PRICES, CONFIG, [MONITORING_FLAG, "--storage.path=" + self.dir])
         if ports_from is not None:
             e.web_port, e.ingest_port = ports_from.web_port, ports_from.ingest_port
         self.addCleanup(e.close)
@@ -118,7 +134,7 @@ class BudgetsEndpointTest(unittest.TestCase):
         token = os.path.join(self.tmp, "token")
         with open(token, "w") as f:
             f.write(self.TOKEN + "\n")
-        self.e = Exporter(BINARY, PRICES, CONFIG, ["--web.ingest-token-file=" + token])
+        self.e = Exporter(BINARY, PRICES, CONFIG, [MONITORING_FLAG, "--web.ingest-token-file=" + token])
         self.addCleanup(self.e.close)
         self.e.start()
         self.auth = {"Authorization": "Bearer " + self.TOKEN}
@@ -238,8 +254,8 @@ class ReplicasThroughPrometheusTest(unittest.TestCase):
         from prometheus_server import Prometheus, scrape_job  # noqa: E402
         prom = Prometheus()
         self.addCleanup(prom.close)
-        a = Exporter(BINARY, PRICES, CONFIG, ["--budgets.prometheus-url=" + prom.url])
-        b = Exporter(BINARY, PRICES, CONFIG)
+        a = Exporter(BINARY, PRICES, CONFIG, [MONITORING_FLAG, "--budgets.prometheus-url=" + prom.url])
+        b = Exporter(BINARY, PRICES, CONFIG, [MONITORING_FLAG])
         for e in (a, b):
             self.addCleanup(e.close)
             e.start()
