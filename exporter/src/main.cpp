@@ -276,6 +276,7 @@ int main(int argc, char** argv) {
       OtlpOptions otlp_options;
       otlp_options.max_body_bytes = flags.ingest_max_body_bytes;
       otlp_options.max_queued = flags.ingest_max_queued_requests;
+      otlp_options.aggregate_hold_seconds = flags.otlp_aggregate_hold.count();
       for (const auto& [label, attributes] : config.otlp_labels) otlp_options.mapping.labels.push_back({label, attributes});
       otlp_options.mapping.cache_write_default =
           config.otlp_cache_writes_1h ? TokenType::kCacheWrite1h : TokenType::kCacheWrite5m;

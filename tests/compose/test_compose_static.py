@@ -55,6 +55,10 @@ for name, svc in services.items():
 def mounts(name):
     return {v.split(":")[1]: v.split(":")[0] for v in services[name].get("volumes", []) if isinstance(v, str)}
 
+exporter_cmd = [str(a) for a in services["exporter"].get("command", [])]
+check("--otlp.listen-address=0.0.0.0:4318" in exporter_cmd, "the exporter must serve OTLP on 4318 in the container")
+check("127.0.0.1:4318:4318" in [str(p) for p in services["exporter"].get("ports", [])],
+      "the OTLP port must be published on 127.0.0.1 (Claude Code on the host exports there)")
 check(mounts("prometheus").get("/prometheus") in named_volumes, "prometheus data must be a named volume")
 check(mounts("grafana").get("/var/lib/grafana") in named_volumes, "grafana data must be a named volume")
 check(mounts("prometheus").get("/etc/prometheus/rules") == "./prometheus/rules", "prometheus rules mount")

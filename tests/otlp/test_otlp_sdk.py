@@ -9,13 +9,13 @@ records are ignored; a record without a model is refused by reason; labels come
 only from the configured mapping (no session.id / user.* label)."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from exporter_process import Exporter, total  # noqa: E402
+from npm_project import NpmError, npm_ci  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BINARY = os.environ["EXPORTER_BINARY"]
@@ -56,14 +56,10 @@ def usd(tokens):
     return sum(tokens[k] * RATES[k] for k in tokens) / 1e6
 
 
-npm = shutil.which("npm")
-if not npm:
-    fail("npm not found (Debian packages nodejs + npm)")
-env = dict(os.environ, npm_config_audit="false", npm_config_fund="false", npm_config_update_notifier="false")
-res = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, env=env, capture_output=True, text=True,
-                     timeout=300)
-if res.returncode != 0:
-    fail("npm ci failed: " + res.stderr[-2000:])
+try:
+    npm_ci(HERE)
+except NpmError as e:
+    fail(str(e))
 
 with tempfile.TemporaryDirectory() as tmp:
     prices = os.path.join(tmp, "prices.yml")

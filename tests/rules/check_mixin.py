@@ -41,7 +41,7 @@ def load(path):
 # (docs/metrics.md), plus the target labels Prometheus adds.
 SERIES_LABELS = {"provider", "model", "status", "token_type", "cost_type", "le", "platform",
                  "service_tier", "scope", "period", "transport", "reason", "label", "result",
-                 "job", "instance", "pod"}
+                 "job", "instance", "pod", "service_name", "signal"}
 BY_CLAUSE = re.compile(r"\b(?:by|on|without)\s*\(([^)]*)\)")
 
 

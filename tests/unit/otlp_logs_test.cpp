@@ -349,7 +349,7 @@ TEST(OtlpService, MalformedIs400AndWrongTypeIs415) {
   HttpRequest get = Post("", "application/json");
   get.method = "GET";
   EXPECT_EQ(s.handle(get).status, 405);
-  get.path = "/v1/traces";
+  get.path = "/v1/profiles";
   EXPECT_EQ(s.handle(get).status, 404);
   EXPECT_EQ(w.Value("llm_exporter_events_rejected_total", {{"transport", "otlp"}, {"reason", "malformed_json"}}), 1);
   EXPECT_EQ(w.Value("llm_exporter_events_rejected_total", {{"transport", "otlp"}, {"reason", "malformed_protobuf"}}), 1);

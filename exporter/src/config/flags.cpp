@@ -36,9 +36,18 @@ const std::map<std::string, FlagSpec>& Specs() {
                                 [](Flags& f, const std::string& v) { f.web_enable_lifecycle = v != "false"; return std::string(); }}},
       {"ingest.listen-address", {"Address for HTTP ingest (POST /v1/events); empty disables. (default \"127.0.0.1:10430\")", false,
                                  [](Flags& f, const std::string& v) { f.ingest_listen_address = v; return std::string(); }}},
-      {"otlp.listen-address", {"Address for the OTLP/HTTP receiver (POST /v1/logs: Claude Code's api_request "
-                               "events); empty disables. Body size, queue and auth as ingest's. (default \"127.0.0.1:4318\")", false,
+      {"otlp.listen-address", {"Address for the OTLP/HTTP receiver (POST /v1/logs, /v1/metrics, /v1/traces: Claude "
+                               "Code's telemetry, GenAI spans and token histograms); empty disables. Body size, queue "
+                               "and auth as ingest's. (default \"127.0.0.1:4318\")", false,
                                [](Flags& f, const std::string& v) { f.otlp_listen_address = v; return std::string(); }}},
+      {"otlp.aggregate-hold", {"OTLP metrics (aggregates) wait this long before they are priced, so that the same "
+                               "client's logs or spans, when it sends them too, count instead. (default 10s)", false,
+                               [](Flags& f, const std::string& v) {
+                                 std::chrono::milliseconds d;
+                                 if (!ParseDuration(v, d)) return "--otlp.aggregate-hold: '" + v + "' is not a duration";
+                                 f.otlp_aggregate_hold = std::chrono::duration_cast<std::chrono::seconds>(d);
+                                 return std::string();
+                               }}},
       {"ingest.max-body-bytes", {"Largest HTTP ingest body; larger ones get 413. (default 4194304)", false,
                                  [](Flags& f, const std::string& v) { return SetNumber(f.ingest_max_body_bytes, v, "ingest.max-body-bytes"); }}},
       {"ingest.max-queued-requests", {"HTTP ingest connections waiting for a worker before new ones get 429 "

@@ -14,6 +14,7 @@ struct Flags {
   bool web_enable_lifecycle = false;
   std::string ingest_listen_address = "127.0.0.1:10430";
   std::string otlp_listen_address = "127.0.0.1:4318";  // OTLP/HTTP's registered port
+  std::chrono::seconds otlp_aggregate_hold{10};        // OtlpOptions::aggregate_hold_seconds
   std::size_t ingest_max_body_bytes = 4 * 1024 * 1024;
   std::size_t ingest_max_queued_requests = 64;
   std::string udp_listen_address = "127.0.0.1:10430";

@@ -14,16 +14,8 @@ namespace {
 
 using nlohmann::json;
 
-// An attribute value reduced to what usage fields need; arrays, maps and bytes
-// are kOther (never a token count, never a label).
-struct Value {
-  enum Kind : std::uint8_t { kNone, kString, kInt, kDouble, kBool, kOther } kind = kNone;
-  std::string s;
-  std::int64_t i = 0;
-  double d = 0;
-  bool b = false;
-};
-using Attributes = std::vector<std::pair<std::string, Value>>;
+using Value = OtlpValue;
+using Attributes = OtlpAttributes;
 
 struct Record {
   std::string event_name;
@@ -34,34 +26,7 @@ struct Record {
   const Attributes* resource = nullptr;
 };
 
-const Value* Find(const Attributes& a, std::string_view key) {
-  for (const auto& [k, v] : a) {
-    if (k == key) return &v;
-  }
-  return nullptr;
-}
-
-// ---- protobuf ----
-
-Value FromProto(const otlp::AnyValue& v) {
-  Value out;
-  switch (v.value_case()) {
-    case otlp::AnyValue::kStringValue: out.kind = Value::kString; out.s = v.string_value(); break;
-    case otlp::AnyValue::kIntValue: out.kind = Value::kInt; out.i = v.int_value(); break;
-    case otlp::AnyValue::kDoubleValue: out.kind = Value::kDouble; out.d = v.double_value(); break;
-    case otlp::AnyValue::kBoolValue: out.kind = Value::kBool; out.b = v.bool_value(); break;
-    case otlp::AnyValue::VALUE_NOT_SET: break;
-    default: out.kind = Value::kOther; break;
-  }
-  return out;
-}
-
-Attributes FromProto(const google::protobuf::RepeatedPtrField<otlp::KeyValue>& kvs) {
-  Attributes a;
-  a.reserve(kvs.size());
-  for (const auto& kv : kvs) a.emplace_back(kv.key(), FromProto(kv.value()));
-  return a;
-}
+const Value* Find(const Attributes& a, std::string_view key) { return OtlpFind(a, key); }
 
 // ---- proto3 JSON ----
 
@@ -176,33 +141,9 @@ EventError Bad(std::size_t index, std::string_view attribute, RejectReason reaso
   return EventError{index, "attributes." + std::string(attribute), reason, std::move(message)};
 }
 
-// A token count: an int, an integral double, or a decimal string (Claude Code has
-// sent each). nullopt when absent.
 std::optional<std::uint64_t> Count(const Record& r, std::string_view key, std::size_t index,
                                    std::optional<EventError>& error) {
-  const Value* v = Find(r.attributes, key);
-  if (v == nullptr || v->kind == Value::kNone) return std::nullopt;
-  std::int64_t n = -1;
-  bool ok = false;
-  if (v->kind == Value::kInt) {
-    n = v->i;
-    ok = true;
-  } else if (v->kind == Value::kDouble) {
-    ok = std::isfinite(v->d) && std::trunc(v->d) == v->d && std::fabs(v->d) <= 9e15;
-    if (ok) n = static_cast<std::int64_t>(v->d);
-  } else if (v->kind == Value::kString) {
-    auto [p, ec] = std::from_chars(v->s.data(), v->s.data() + v->s.size(), n);
-    ok = ec == std::errc() && p == v->s.data() + v->s.size() && !v->s.empty();
-  }
-  if (!ok) {
-    error = Bad(index, key, RejectReason::kBadField, "must be a whole number of tokens");
-  } else if (n < 0 || static_cast<std::uint64_t>(n) > kMaxTokenCount) {
-    error = Bad(index, key, RejectReason::kBadField,
-                "must be between 0 and " + std::to_string(kMaxTokenCount) + " tokens");
-  } else {
-    return static_cast<std::uint64_t>(n);
-  }
-  return std::nullopt;
+  return OtlpTokenCount(Find(r.attributes, key), "attributes." + std::string(key), index, error);
 }
 
 std::optional<double> Number(const Record& r, std::string_view key, double max, std::size_t index,
@@ -227,22 +168,6 @@ std::optional<std::string> Text(const Record& r, std::string_view key) {
   const Value* v = Find(r.attributes, key);
   if (v == nullptr || v->kind != Value::kString) return std::nullopt;
   return v->s;
-}
-
-std::optional<std::string> LabelValue(const Value& v) {
-  switch (v.kind) {
-    case Value::kString: return v.s;
-    case Value::kInt: return std::to_string(v.i);
-    case Value::kBool: return std::string(v.b ? "true" : "false");
-    default: return std::nullopt;
-  }
-}
-
-Platform PlatformOf(const std::string& provider) {
-  // Claude Code's anthropic.provider: firstParty, bedrock, vertex, foundry.
-  if (provider == "firstParty" || provider == "first_party") return Platform::kAnthropic;
-  Platform p;
-  return PlatformFromName(provider, p) ? p : Platform::kOther;
 }
 
 ParseResult ToUsageEvent(const Record& r, std::size_t index, const OtlpMapping& mapping) {
@@ -285,20 +210,10 @@ ParseResult ToUsageEvent(const Record& r, std::size_t index, const OtlpMapping& 
     e.speed = *speed == "fast" ? Speed::kFast : (*speed == "standard" || *speed == "normal") ? Speed::kStandard
                                                                                              : Speed::kOther;
   }
-  if (auto provider = Text(r, "anthropic.provider")) e.platform = PlatformOf(*provider);
+  if (auto provider = Text(r, "anthropic.provider")) e.platform = OtlpPlatformOf(*provider);
   const std::uint64_t t = r.time_unix_nano != 0 ? r.time_unix_nano : r.observed_time_unix_nano;
   if (t != 0) e.ts_unix = static_cast<std::int64_t>(t / 1'000'000'000ULL);
-  for (const auto& source : mapping.labels) {
-    for (const auto& attribute : source.attributes) {
-      const Value* v = Find(r.attributes, attribute);
-      if (v == nullptr && r.resource != nullptr) v = Find(*r.resource, attribute);
-      if (v == nullptr) continue;
-      if (auto text = LabelValue(*v)) {
-        e.labels.emplace_back(source.label, std::move(*text));
-        break;
-      }
-    }
-  }
+  OtlpMapLabels(mapping, r.attributes, r.resource, e.labels);
   return e;
 }
 
@@ -310,6 +225,13 @@ void Emit(const Record& r, OtlpLogsDecoded& out, const OtlpMapping& mapping) {
   }
   out.items.push_back(ToUsageEvent(r, index, mapping));
   out.positions.push_back(index);
+  // Only a record that decoded covers the client's metrics: a refused one must
+  // not make its aggregate be dropped too.
+  if (!std::holds_alternative<UsageEvent>(out.items.back())) return;
+  static const Attributes kNoResource;
+  const Attributes& resource = r.resource ? *r.resource : kNoResource;
+  out.overlap_keys.push_back(OtlpOverlapKey(r.attributes, resource));
+  out.overlap_keys.push_back(OtlpResourceKey(resource));
 }
 
 void DecodeProtobuf(std::string_view body, const OtlpMapping& mapping, OtlpLogsDecoded& out) {
@@ -320,7 +242,8 @@ void DecodeProtobuf(std::string_view body, const OtlpMapping& mapping, OtlpLogsD
     return;
   }
   for (const auto& rl : request.resource_logs()) {
-    const Attributes resource = FromProto(rl.resource().attributes());
+    const Attributes resource = OtlpAttributesFromProto(rl.resource().attributes());
+    out.sources.push_back(OtlpSourceOf(resource));
     for (const auto& sl : rl.scope_logs()) {
       for (const auto& lr : sl.log_records()) {
         Record r;
@@ -328,7 +251,7 @@ void DecodeProtobuf(std::string_view body, const OtlpMapping& mapping, OtlpLogsD
         if (lr.body().value_case() == otlp::AnyValue::kStringValue) r.body = lr.body().string_value();
         r.time_unix_nano = lr.time_unix_nano();
         r.observed_time_unix_nano = lr.observed_time_unix_nano();
-        r.attributes = FromProto(lr.attributes());
+        r.attributes = OtlpAttributesFromProto(lr.attributes());
         r.resource = &resource;
         Emit(r, out, mapping);
       }
@@ -363,6 +286,7 @@ void DecodeJson(std::string_view body, const OtlpMapping& mapping, OtlpLogsDecod
         Object(*res, at + ".resource");
         resource = FromJsonAttributes(Field(*res, "attributes", "attributes"), at + ".resource.attributes");
       }
+      out.sources.push_back(OtlpSourceOf(resource));
       const json& sls = Array(Field(rls[i], "scopeLogs", "scope_logs"), at + ".scopeLogs");
       for (std::size_t j = 0; j < sls.size(); ++j) {
         const std::string sat = at + ".scopeLogs[" + std::to_string(j) + "]";
@@ -401,26 +325,6 @@ void DecodeJson(std::string_view body, const OtlpMapping& mapping, OtlpLogsDecod
 }
 
 }  // namespace
-
-bool OtlpAttributeNeverALabel(std::string_view a) {
-  return a == "session.id" || a == "prompt.id" || a.rfind("user.", 0) == 0 || a == "user";
-}
-
-std::optional<OtlpEncoding> OtlpEncodingOf(std::string_view content_type) {
-  const auto semi = content_type.find(';');
-  std::string_view type = content_type.substr(0, semi);
-  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
-  auto equals = [](std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      if (std::tolower(static_cast<unsigned char>(a[i])) != b[i]) return false;
-    }
-    return true;
-  };
-  if (equals(type, "application/json")) return OtlpEncoding::kJson;
-  if (equals(type, "application/x-protobuf")) return OtlpEncoding::kProtobuf;
-  return std::nullopt;
-}
 
 OtlpLogsDecoded DecodeOtlpLogs(std::string_view body, OtlpEncoding encoding, const OtlpMapping& mapping) {
   OtlpLogsDecoded out;

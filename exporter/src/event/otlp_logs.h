@@ -10,7 +10,7 @@
 // session.id, user.*, prompt.id and unmapped attributes never become labels.
 // Claude Code's own cost_usd is kept as `reported_cost_usd`, for comparison beside
 // the exporter's price, never as the price (see docs/otlp.md).
-// A plain function, no sockets: unit-tested and fuzzed alone (fuzz/otlp_logs_fuzz.cpp).
+// A plain function, no sockets: unit-tested and fuzzed alone (fuzz/otlp_fuzz.cpp).
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -18,31 +18,10 @@
 #include <vector>
 
 #include "event/event_parser.h"
+#include "event/otlp_attributes.h"
 #include "event/usage_event.h"
 
 namespace llmcost {
-
-// One attribution label and the OTLP attributes it is read from, first present
-// wins; record attributes are looked at before resource attributes.
-struct OtlpLabelSource {
-  std::string label;
-  std::vector<std::string> attributes;
-};
-
-struct OtlpMapping {
-  std::vector<OtlpLabelSource> labels;
-  // What an undivided cache_creation_tokens count is: Claude Code writes 1-hour
-  // cache entries (pricing-facts.md, "Claude Code telemetry").
-  TokenType cache_write_default = TokenType::kCacheWrite1h;
-};
-
-// Attributes that must never become labels, whatever the mapping says
-// (unbounded or personal): checked when the config is loaded.
-bool OtlpAttributeNeverALabel(std::string_view attribute);
-
-enum class OtlpEncoding : std::uint8_t { kJson, kProtobuf };
-// application/json and application/x-protobuf (parameters ignored); nullopt otherwise.
-std::optional<OtlpEncoding> OtlpEncodingOf(std::string_view content_type);
 
 inline constexpr std::string_view kClaudeCodeApiRequest = "claude_code.api_request";
 
@@ -53,6 +32,10 @@ struct OtlpLogsDecoded {
   std::size_t ignored = 0;         // of them: not usage events
   std::vector<ParseResult> items;  // one per usage record; EventError::index = the record's position
   std::vector<std::size_t> positions;  // items[i] is the request's log record positions[i]
+  // Keys under which this request's api_request records cover the same client's
+  // metrics (see OtlpOverlapKey): its metrics are then not counted again.
+  std::vector<std::string> overlap_keys;
+  std::vector<OtlpSource> sources;  // one per resource
 };
 
 OtlpLogsDecoded DecodeOtlpLogs(std::string_view body, OtlpEncoding encoding, const OtlpMapping& mapping);

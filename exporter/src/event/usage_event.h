@@ -90,6 +90,10 @@ struct UsageEvent {
   std::string task_id;
   bool task_end = false;  // "task_end": true: the task is over after this request
   std::string prompt_hash;
+  // Priced from an aggregate (OTLP metrics: Claude Code's token.usage, GenAI
+  // token histograms), not one request: tokens and cost count, llm_requests_total
+  // and the per-request histograms do not.
+  bool from_aggregate = false;
 };
 
 }  // namespace llmcost

@@ -130,8 +130,10 @@ void PricePart(CostPart& part, const Options& o, std::uint64_t web_searches) {
   a.rates_from = period.from;
   a.prompt_tokens = part.tokens.TotalInput();
   TokenRates rates = period.rates;
+  // An aggregate (OTLP metrics) sums many requests: its total says nothing about
+  // one request's prompt size, so it stays at the base rates (docs/otlp.md).
   for (const PromptTier& tier : period.prompt_tiers) {
-    if (a.prompt_tokens > tier.above_prompt_tokens) {  // the WHOLE request moves to the tier's rates
+    if (!event.from_aggregate && a.prompt_tokens > tier.above_prompt_tokens) {  // the WHOLE request moves to the tier's rates
       rates = tier.rates;
       a.prompt_tier = tier.above_prompt_tokens;
       part.long_context = true;

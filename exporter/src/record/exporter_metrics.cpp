@@ -15,7 +15,14 @@ std::string_view TransportName(Transport t) {
 
 ExporterMetrics::ExporterMetrics(prometheus::Registry& registry, const ExporterConfig& config,
                                  const std::string& version, const std::string& revision)
-    : pricing_info_family_(prometheus::BuildGauge()
+    : otlp_sources_family_(prometheus::BuildGauge()
+                               .Name("llm_exporter_otlp_source_last_seen_timestamp_seconds")
+                               .Help("When an OTLP request last arrived from this source (resource service.name and "
+                                     "service.version; at most " + std::to_string(kMaxOtlpSources) +
+                                     " sources, later ones as __overflow__), as a Unix time. A client that silently "
+                                     "stops exporting: LLMTelemetrySourceSilent.")
+                               .Register(registry)),
+      pricing_info_family_(prometheus::BuildGauge()
                                .Name("llm_exporter_pricing_info")
                                .Help("The loaded price table: as_of date, source, origin (embedded or file) and file. Always 1.")
                                .Register(registry)),
@@ -85,6 +92,36 @@ ExporterMetrics::ExporterMetrics(prometheus::Registry& registry, const ExporterC
     }
   }
 
+  auto& otlp_ignored = prometheus::BuildCounter()
+                           .Name("llm_exporter_otlp_ignored_total")
+                           .Help("OTLP log records, data points and spans not counted without being refused, by signal "
+                                 "and reason (not_usage, duplicate, stale, baseline, unchanged, covered).")
+                           .Register(registry);
+  auto& otlp_rejected = prometheus::BuildCounter()
+                            .Name("llm_exporter_otlp_rejected_total")
+                            .Help("OTLP log records, data points and spans refused, by signal and reason.")
+                            .Register(registry);
+  for (std::size_t si = 0; si < kOtlpSignals.size(); ++si) {
+    const std::string signal(kOtlpSignals[si]);
+    for (std::size_t r = 0; r < kOtlpIgnoreReasons.size(); ++r) {
+      otlp_ignored_[si][r] = &otlp_ignored.Add({{"signal", signal}, {"reason", std::string(kOtlpIgnoreReasons[r])}});
+    }
+    for (std::size_t r = 0; r < kRejectReasonCount; ++r) {
+      otlp_rejected_[si][r] = &otlp_rejected.Add(
+          {{"signal", signal}, {"reason", std::string(RejectReasonName(static_cast<RejectReason>(r)))}});
+    }
+  }
+  otlp_streams_ = &prometheus::BuildGauge()
+                       .Name("llm_exporter_otlp_streams")
+                       .Help("OTLP metric streams tracked (delta intervals counted, cumulative last values).")
+                       .Register(registry)
+                       .Add({});
+  otlp_streams_evicted_ = &prometheus::BuildCounter()
+                               .Name("llm_exporter_otlp_streams_evicted_total")
+                               .Help("OTLP metric streams forgotten because the stream table was full.")
+                               .Register(registry)
+                               .Add({});
+
   auto& overflow = prometheus::BuildCounter()
                        .Name("llm_exporter_label_overflow_total")
                        .Help("Events whose label values were folded into __overflow__ because a cardinality cap was "
@@ -130,6 +167,41 @@ ExporterMetrics::ExporterMetrics(prometheus::Registry& registry, const ExporterC
                       .Register(registry);
   reload_success_ = &reloads.Add({{"result", "success"}});
   reload_failure_ = &reloads.Add({{"result", "failure"}});
+}
+
+void ExporterMetrics::OtlpIgnored(std::size_t signal, OtlpIgnoreReason reason, double n) {
+  if (n > 0 && signal < kOtlpSignals.size()) otlp_ignored_[signal][static_cast<std::size_t>(reason)]->Increment(n);
+}
+
+void ExporterMetrics::OtlpRejected(std::size_t signal, RejectReason reason, double n) {
+  if (n > 0 && signal < kOtlpSignals.size()) otlp_rejected_[signal][static_cast<std::size_t>(reason)]->Increment(n);
+}
+
+void ExporterMetrics::OtlpStreamsTracked(std::size_t streams, std::uint64_t evicted_total) {
+  otlp_streams_->Set(static_cast<double>(streams));
+  std::uint64_t seen = otlp_evicted_seen_.load();
+  while (evicted_total > seen && !otlp_evicted_seen_.compare_exchange_weak(seen, evicted_total)) {
+  }
+  if (evicted_total > seen) otlp_streams_evicted_->Increment(static_cast<double>(evicted_total - seen));
+}
+
+void ExporterMetrics::OtlpSourceSeen(const OtlpSource& source, double unix_seconds) {
+  constexpr std::size_t kMaxValue = 64;
+  std::pair<std::string, std::string> key{source.service_name.empty() ? "unknown" : SanitizeLabelValue(source.service_name, kMaxValue),
+                                          source.service_version.empty() ? "unknown"
+                                                                         : SanitizeLabelValue(source.service_version, kMaxValue)};
+  std::lock_guard lock(otlp_sources_mu_);
+  auto it = otlp_sources_.find(key);
+  if (it == otlp_sources_.end()) {
+    if (otlp_sources_.size() >= kMaxOtlpSources) key = {std::string(kOverflowValue), std::string(kOverflowValue)};
+    it = otlp_sources_.find(key);
+    if (it == otlp_sources_.end()) {
+      it = otlp_sources_
+               .emplace(key, &otlp_sources_family_.Add({{"service_name", key.first}, {"service_version", key.second}}))
+               .first;
+    }
+  }
+  it->second->Set(unix_seconds);
 }
 
 void ExporterMetrics::Accepted(Transport t, double n) { accepted_[static_cast<std::size_t>(t)]->Increment(n); }

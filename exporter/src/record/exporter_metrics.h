@@ -15,6 +15,7 @@
 
 #include "config/exporter_config.h"
 #include "event/event_error.h"
+#include "event/otlp_attributes.h"
 #include "pricing/price_table.h"
 #include "record/metrics_state.h"
 
@@ -30,7 +31,11 @@ std::string_view TransportName(Transport t);
 // (a log record that is not a usage event, e.g. Claude Code's user_prompt).
 enum class OtlpRecordResult : std::uint8_t { kAccepted, kRejected, kIgnored };
 inline constexpr std::array<std::string_view, 3> kOtlpRecordResults = {"accepted", "rejected", "ignored"};
-inline constexpr std::array<std::string_view, 1> kOtlpSignals = {"logs"};
+inline constexpr std::array<std::string_view, 3> kOtlpSignals = {"logs", "metrics", "traces"};
+inline constexpr std::size_t kOtlpLogsSignal = 0, kOtlpMetricsSignal = 1, kOtlpTracesSignal = 2;  // kOtlpSignals
+// Distinct (service.name, service.version) sources shown by
+// llm_exporter_otlp_source_last_seen_timestamp_seconds; later ones fold into __overflow__.
+inline constexpr std::size_t kMaxOtlpSources = 200;
 
 class ExporterMetrics {
  public:
@@ -41,6 +46,13 @@ class ExporterMetrics {
   // signal: an index into kOtlpSignals.
   void OtlpRecords(std::size_t signal, OtlpRecordResult result, double n);
   void Rejected(Transport t, RejectReason reason, double n = 1);
+  // OTLP items (log records, data points, spans) not counted, by signal and reason.
+  void OtlpIgnored(std::size_t signal, OtlpIgnoreReason reason, double n);
+  void OtlpRejected(std::size_t signal, RejectReason reason, double n);
+  // Metric streams tracked now, and evicted so far (cumulative).
+  void OtlpStreamsTracked(std::size_t streams, std::uint64_t evicted_total);
+  // A request from this source was received now (any signal, even if nothing in it was usage).
+  void OtlpSourceSeen(const OtlpSource& source, double unix_seconds);
   void LabelOverflow(const std::string& label);
   void SetLabelSets(std::size_t n);
   // Thread-safe: SIGHUP and POST /-/reload may report at the same time.
@@ -70,6 +82,14 @@ class ExporterMetrics {
   std::array<std::array<prometheus::Counter*, kRejectReasonCount>, kTransports.size()> rejected_{};
   std::map<std::string, prometheus::Counter*> overflow_;
   std::array<std::array<prometheus::Counter*, kOtlpRecordResults.size()>, kOtlpSignals.size()> otlp_records_{};
+  std::array<std::array<prometheus::Counter*, kOtlpIgnoreReasons.size()>, kOtlpSignals.size()> otlp_ignored_{};
+  std::array<std::array<prometheus::Counter*, kRejectReasonCount>, kOtlpSignals.size()> otlp_rejected_{};
+  prometheus::Gauge* otlp_streams_;
+  prometheus::Counter* otlp_streams_evicted_;
+  std::atomic<std::uint64_t> otlp_evicted_seen_{0};
+  prometheus::Family<prometheus::Gauge>& otlp_sources_family_;
+  std::mutex otlp_sources_mu_;
+  std::map<std::pair<std::string, std::string>, prometheus::Gauge*> otlp_sources_;
   prometheus::Gauge* label_sets_;
   prometheus::Family<prometheus::Gauge>& pricing_info_family_;
   std::mutex pricing_mu_;                      // guards pricing_info_

@@ -124,7 +124,7 @@ void RequestMetrics::Record(const UsageEvent& event, const RequestCost& cost) {
   const TokenCounts request_tokens = cost.RequestTokens();
   std::optional<PicoUsd> request_cost;
   if (cost.billed) request_cost = cost.RequestTotal();
-  Observation obs{cost.tokens, static_cast<const CostAmounts&>(cost), true, request_tokens, request_cost,
+  Observation obs{cost.tokens, static_cast<const CostAmounts&>(cost), !event.from_aggregate, request_tokens, request_cost,
                   event.latency_seconds, event.ttft_seconds};
   if (event.reported_cost_usd) obs.client_reported = static_cast<PicoUsd>(std::llround(*event.reported_cost_usd * 1e12));
   RecordObservation(event, cost, cost.model, std::move(obs));
