@@ -216,7 +216,9 @@ struct World {
     requests.FinishScrape(requests.BeginScrape());
     requests.FinishScrape(requests.BeginScrape());
     double sum = 0;
-    for (const auto& f : registry->Collect()) {
+    auto families = registry->Collect();
+    for (auto& f : requests.CollectMoney()) families.push_back(std::move(f));  // exact money, not in the registry
+    for (const auto& f : families) {
       if (f.name != name) continue;
       for (const auto& m : f.metric) {
         bool match = true;
