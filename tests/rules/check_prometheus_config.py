@@ -12,6 +12,7 @@ as the test fixtures).
 
 usage: check_prometheus_config.py <promtool> <repo root>
 """
+import glob
 import os
 import subprocess
 import sys
@@ -20,7 +21,9 @@ import tempfile
 import yaml
 
 CONTAINER_RULES = "/etc/prometheus/rules/"
-EXPECTED_RULE_FILES = {"thresholds.yml", "recording.yml", "budget.yml", "incidents.yml", "exporter.yml", "reconcile.yml"}
+# Every rule file the generator writes: one per source in prometheus/mixin/rules/.
+EXPECTED_RULE_FILES = {os.path.basename(p) for p in glob.glob(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "prometheus", "mixin", "rules", "*.yml"))}
 
 
 def run(cmd):
