@@ -12,7 +12,7 @@
 namespace llmcost {
 namespace {
 
-using u128 = unsigned __int128;
+using u128 = PicoTotal;
 
 TEST(PicoCounter, SumsExactlyPastWhereInt64Wraps) {
   PicoCounter c;

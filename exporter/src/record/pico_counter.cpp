@@ -23,7 +23,7 @@ void PicoCounter::Carry() {
   }
 }
 
-unsigned __int128 PicoCounter::Total() const {
+PicoTotal PicoCounter::Total() const {
   for (;;) {
     const std::uint64_t h1 = high_.load(std::memory_order_acquire);
     if ((h1 & 1) != 0) {  // a carry is under way: a few instructions
@@ -32,8 +32,8 @@ unsigned __int128 PicoCounter::Total() const {
     }
     const PicoUsd low = low_.load(std::memory_order_acquire);
     if (high_.load(std::memory_order_acquire) != h1) continue;
-    return static_cast<unsigned __int128>(h1 / 2) * static_cast<unsigned __int128>(kCarry) +
-           static_cast<unsigned __int128>(low);
+    return static_cast<PicoTotal>(h1 / 2) * static_cast<PicoTotal>(kCarry) +
+           static_cast<PicoTotal>(low);
   }
 }
 

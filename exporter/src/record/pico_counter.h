@@ -16,6 +16,9 @@
 
 namespace llmcost {
 
+// An exact total (GCC/Clang extension, as WideInt in pricing/money.h).
+__extension__ using PicoTotal = unsigned __int128;
+
 class PicoCounter {
  public:
   static constexpr PicoUsd kCarry = PicoUsd{1} << 61;
@@ -29,7 +32,7 @@ class PicoCounter {
   void AddUsd(double usd);
 
   // The exact total in pico-dollars.
-  unsigned __int128 Total() const;
+  PicoTotal Total() const;
   double Usd() const { return static_cast<double>(static_cast<long double>(Total()) / 1e12L); }
 
  private:
