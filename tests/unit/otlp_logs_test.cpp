@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include "gzip_body.h"
+#include "scraped_value.h"
 
 #include <cmath>
 #include <memory>
@@ -264,24 +265,7 @@ struct World {
   EventPipeline pipeline{EventParser(config.attribution_labels), prices, requests, exporter, &ids};
 
   double Value(const std::string& name, const std::map<std::string, std::string>& labels) {
-    requests.FinishScrape(requests.BeginScrape());  // new label sets go live (zero-first duration 0)
-    requests.FinishScrape(requests.BeginScrape());
-    double sum = 0;
-    auto families = registry->Collect();
-    for (auto& f : requests.CollectMoney()) families.push_back(std::move(f));  // exact money, not in the registry
-    for (const auto& f : families) {
-      if (f.name != name) continue;
-      for (const auto& m : f.metric) {
-        bool match = true;
-        for (const auto& [k, v] : labels) {
-          bool found = false;
-          for (const auto& l : m.label) found = found || (l.name == k && l.value == v);
-          match = match && found;
-        }
-        if (match) sum += m.counter.value;
-      }
-    }
-    return sum;
+    return ScrapedValue(*registry, requests, name, labels);
   }
 };
 

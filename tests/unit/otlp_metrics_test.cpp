@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 #include "gzip_body.h"
+#include "scraped_value.h"
 
 #include <ctime>
 #include <memory>
@@ -213,24 +214,7 @@ struct World {
   HttpService service = OtlpService(pipeline, exporter, options, HttpSecurity{}, state);
 
   double Value(const std::string& name, const std::map<std::string, std::string>& labels) {
-    requests.FinishScrape(requests.BeginScrape());
-    requests.FinishScrape(requests.BeginScrape());
-    double sum = 0;
-    auto families = registry->Collect();
-    for (auto& f : requests.CollectMoney()) families.push_back(std::move(f));  // exact money, not in the registry
-    for (const auto& f : families) {
-      if (f.name != name) continue;
-      for (const auto& m : f.metric) {
-        bool match = true;
-        for (const auto& [k, v] : labels) {
-          bool found = false;
-          for (const auto& l : m.label) found = found || (l.name == k && l.value == v);
-          match = match && found;
-        }
-        if (match) sum += m.counter.value + m.gauge.value;
-      }
-    }
-    return sum;
+    return ScrapedValue(*registry, requests, name, labels);
   }
 
   HttpResponse Post(std::string_view path, std::string body, std::string content_type = "application/json",
