@@ -115,28 +115,34 @@ ReportPage<BilledCost> ParseAnalyticsCostPage(std::string_view body) {
   });
 }
 
+namespace {
+
+// A legacy report bucket: its time range and each of its `results`, with the path
+// of each result for error messages (both legacy reports share this shape).
+template <typename Fn>
+void ForEachResult(const json& bucket, const std::string& path, Fn&& fn) {
+  const std::int64_t start = Time(bucket, "starting_at", path);
+  const std::int64_t end = Time(bucket, "ending_at", path);
+  const json& results = Field(bucket, "results", path);
+  if (!results.is_array()) throw Fail{ReportError::kMissingField, path + ".results"};
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    fn(start, end, results[i], path + ".results[" + std::to_string(i) + "]");
+  }
+}
+
+}  // namespace
+
 ReportPage<BilledCost> ParseLegacyCostReportPage(std::string_view body) {
   return ParsePage<BilledCost>(body, [](const json& bucket, const std::string& path, std::vector<BilledCost>& out) {
-    const std::int64_t start = Time(bucket, "starting_at", path);
-    const std::int64_t end = Time(bucket, "ending_at", path);
-    const json& results = Field(bucket, "results", path);
-    if (!results.is_array()) throw Fail{ReportError::kMissingField, path + ".results"};
-    for (std::size_t i = 0; i < results.size(); ++i) {
-      const std::string rp = path + ".results[" + std::to_string(i) + "]";
-      out.push_back({start, end, Model(results[i], rp), Amount(results[i], rp)});
-    }
+    ForEachResult(bucket, path, [&](std::int64_t start, std::int64_t end, const json& r, const std::string& rp) {
+      out.push_back({start, end, Model(r, rp), Amount(r, rp)});
+    });
   });
 }
 
 ReportPage<BilledTokens> ParseLegacyUsageReportPage(std::string_view body) {
   return ParsePage<BilledTokens>(body, [](const json& bucket, const std::string& path, std::vector<BilledTokens>& out) {
-    const std::int64_t start = Time(bucket, "starting_at", path);
-    const std::int64_t end = Time(bucket, "ending_at", path);
-    const json& results = Field(bucket, "results", path);
-    if (!results.is_array()) throw Fail{ReportError::kMissingField, path + ".results"};
-    for (std::size_t i = 0; i < results.size(); ++i) {
-      const std::string rp = path + ".results[" + std::to_string(i) + "]";
-      const json& r = results[i];
+    ForEachResult(bucket, path, [&](std::int64_t start, std::int64_t end, const json& r, const std::string& rp) {
       BilledTokens t;
       t.start_unix = start;
       t.end_unix = end;
@@ -149,7 +155,7 @@ ReportPage<BilledTokens> ParseLegacyUsageReportPage(std::string_view body) {
         t.cache_write_1h = Count(r.at("cache_creation"), "ephemeral_1h_input_tokens", rp + ".cache_creation");
       }
       out.push_back(std::move(t));
-    }
+    });
   });
 }
 
