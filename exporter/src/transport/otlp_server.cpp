@@ -186,39 +186,31 @@ HttpService OtlpService(EventPipeline& pipeline, ExporterMetrics& exporter_metri
     constexpr std::size_t kAll = std::numeric_limits<std::size_t>::max();  // every refusal, to count by reason
     HttpResponse res;
     res.status = 200;
-    if (req.path == kOtlpLogsPath) {
-      OtlpLogsDecoded decoded = DecodeOtlpLogs(body, *encoding, options.mapping);
-      if (decoded.malformed) return malformed(kOtlpLogsSignal, decoded.error);
+    // Logs and spans are per-request signals: priced as events; they cover their
+    // source's aggregates (metrics), and a duplicate (already counted) is a rejection
+    // by reason `duplicate`, never reported to the client as rejected.
+    auto per_request = [&](std::size_t signal, auto& decoded, const char* noun, auto respond) -> HttpResponse {
+      if (decoded.malformed) return malformed(signal, decoded.error);
       SourcesSeen(exporter_metrics, decoded.sources);
       for (const auto& key : std::set<std::string>(decoded.overlap_keys.begin(), decoded.overlap_keys.end())) {
         state->streams().NotePerRequest(key, now);
       }
       const IngestResult result = pipeline.IngestEvents(decoded.items, decoded.positions, Transport::kOtlp, kAll);
-      exporter_metrics.OtlpRecords(kOtlpLogsSignal, OtlpRecordResult::kAccepted, static_cast<double>(result.accepted));
-      exporter_metrics.OtlpRecords(kOtlpLogsSignal, OtlpRecordResult::kRejected, static_cast<double>(result.rejected));
-      exporter_metrics.OtlpRecords(kOtlpLogsSignal, OtlpRecordResult::kIgnored, static_cast<double>(decoded.ignored));
-      exporter_metrics.OtlpIgnored(kOtlpLogsSignal, OtlpIgnoreReason::kNotUsage, static_cast<double>(decoded.ignored));
-      CountRejections(exporter_metrics, kOtlpLogsSignal, result);
-      res.Content(OtlpLogsResponse(*encoding, result.rejected - result.duplicates, Message("record", result)),
-                  ContentType(*encoding));
+      exporter_metrics.OtlpRecords(signal, OtlpRecordResult::kAccepted, static_cast<double>(result.accepted));
+      exporter_metrics.OtlpRecords(signal, OtlpRecordResult::kRejected, static_cast<double>(result.rejected));
+      exporter_metrics.OtlpRecords(signal, OtlpRecordResult::kIgnored, static_cast<double>(decoded.ignored));
+      exporter_metrics.OtlpIgnored(signal, OtlpIgnoreReason::kNotUsage, static_cast<double>(decoded.ignored));
+      CountRejections(exporter_metrics, signal, result);
+      res.Content(respond(*encoding, result.rejected - result.duplicates, Message(noun, result)), ContentType(*encoding));
       return res;
+    };
+    if (req.path == kOtlpLogsPath) {
+      OtlpLogsDecoded decoded = DecodeOtlpLogs(body, *encoding, options.mapping);
+      return per_request(kOtlpLogsSignal, decoded, "record", OtlpLogsResponse);
     }
     if (req.path == kOtlpTracesPath) {
       OtlpTracesDecoded decoded = DecodeOtlpTraces(body, *encoding, options.mapping);
-      if (decoded.malformed) return malformed(kOtlpTracesSignal, decoded.error);
-      SourcesSeen(exporter_metrics, decoded.sources);
-      for (const auto& key : decoded.overlap_keys) state->streams().NotePerRequest(key, now);
-      const IngestResult result = pipeline.IngestEvents(decoded.items, decoded.positions, Transport::kOtlp, kAll);
-      // As for logs: a duplicate (already counted) is a rejection by reason
-      // `duplicate`, never reported to the client as rejected.
-      exporter_metrics.OtlpRecords(kOtlpTracesSignal, OtlpRecordResult::kAccepted, static_cast<double>(result.accepted));
-      exporter_metrics.OtlpRecords(kOtlpTracesSignal, OtlpRecordResult::kRejected, static_cast<double>(result.rejected));
-      exporter_metrics.OtlpRecords(kOtlpTracesSignal, OtlpRecordResult::kIgnored, static_cast<double>(decoded.ignored));
-      exporter_metrics.OtlpIgnored(kOtlpTracesSignal, OtlpIgnoreReason::kNotUsage, static_cast<double>(decoded.ignored));
-      CountRejections(exporter_metrics, kOtlpTracesSignal, result);
-      res.Content(OtlpTracesResponse(*encoding, result.rejected - result.duplicates, Message("span", result)),
-                  ContentType(*encoding));
-      return res;
+      return per_request(kOtlpTracesSignal, decoded, "span", OtlpTracesResponse);
     }
     // /v1/metrics
     OtlpMetricsDecoded decoded = DecodeOtlpMetrics(body, *encoding, options.mapping);
