@@ -13,7 +13,9 @@
 namespace llmcost {
 
 inline void AppendTextValue(std::string& out, double v) {
-  if (std::isnan(v)) {
+  if (v == 0 && !std::signbit(v)) {  // most of a page: money series of label sets that never had that cost
+    out.push_back('0');
+  } else if (std::isnan(v)) {
     out += "NaN";
   } else if (std::isinf(v)) {
     out += v < 0 ? "-Inf" : "+Inf";
