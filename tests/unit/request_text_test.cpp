@@ -164,7 +164,7 @@ struct World {
   }();
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   ExporterMetrics exporter{*registry, config, "t", "t"};
-  RequestMetrics metrics{*registry, config, exporter};
+  RequestMetrics metrics{config, exporter};
   Exposition exposition{registry, metrics};
 
   void Record(const std::string& feature, const std::string& tenant, int i, RequestStatus status = RequestStatus::kOk) {
