@@ -52,6 +52,12 @@ class JsonValue {
   std::size_t size() const;
   // Arrays: the elements, in order.
   std::vector<JsonValue> Elements() const;
+  // Objects: f(name, value's node) for every member in order, repeated names
+  // included; JsonValue(document(), node) is the value. One pass, no index built.
+  template <class F>
+  void ForEachMember(F&& f) const;
+
+  const JsonDocument* document() const { return doc_; }
 
  private:
   const JsonDocument* doc_;
@@ -113,6 +119,17 @@ inline bool JsonValue::is_unsigned_integer() const {
   const auto& n = doc_->nodes_[index_];
   constexpr auto kWant = JsonDocument::kInteger | JsonDocument::kFits;
   return n.kind == JsonKind::kNumber && (n.flags & (kWant | JsonDocument::kNegative)) == kWant;
+}
+
+template <class F>
+void JsonValue::ForEachMember(F&& f) const {
+  const auto& nodes = doc_->nodes_;
+  if (nodes[index_].kind != JsonKind::kObject) return;
+  for (std::uint32_t k = nodes[index_].first; k != 0;) {
+    const std::uint32_t v = nodes[k].next;
+    f(nodes[k].text, v);
+    k = nodes[v].next;
+  }
 }
 
 inline std::uint64_t JsonValue::as_unsigned() const {
