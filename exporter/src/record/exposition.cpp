@@ -22,19 +22,28 @@ std::string Exposition::Render() {
     for (auto& f : collect()) computed.push_back(std::move(f));
   }
   const std::uint64_t token = request_metrics_.BeginScrape();
+  std::string text;
+  // The last scrape's size and a little: the string is not regrown while the
+  // bulk of it (the request series) is written.
+  const std::size_t expected = last_size_.load(std::memory_order_relaxed);
+  text.reserve(expected + expected / 16 + 4096);
+  request_metrics_.WriteText(text);
+  // The exporter's own metrics (a few hundred series) through prometheus-cpp.
   auto families = registry_->Collect();
-  for (auto& f : request_metrics_.CollectMoney()) families.push_back(std::move(f));
   for (auto& f : computed) families.push_back(std::move(f));
   for (auto& f : CollectProcessMetrics()) families.push_back(std::move(f));
-  std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, families);
+  {
+    std::ostringstream out;
+    prometheus::TextSerializer().Serialize(out, families);
+    text += std::move(out).str();
+  }
   // Only now, with the zero values rendered, may new label sets receive their events.
   request_metrics_.FinishScrape(token);
-  std::string text = out.str();
+  last_size_.store(text.size(), std::memory_order_relaxed);
   families.clear();
   families.shrink_to_fit();
-  // A scrape builds a full copy of every series (prometheus-cpp's Collect) and the
-  // text; hand those pages back so RSS tracks the live series, not the last scrape.
+  // Hand the scrape's temporary pages back, so that RSS tracks the live series, not
+  // the last scrape.
   malloc_trim(0);
   return text;
 }

@@ -1,12 +1,16 @@
 #pragma once
-// Exposition: renders /metrics (Prometheus text format 0.0.4) from the registry and
-// the process metrics, and runs the request metrics' scrape protocol around it:
+// Exposition: renders /metrics (Prometheus text format 0.0.4): the record stage's
+// request series written directly by RequestMetrics::WriteText (the bulk: 100,000
+// series at scale), then the registry's families (the exporter's own metrics), the
+// collectors' computed families and the process metrics through prometheus-cpp's
+// TextSerializer. It runs the request metrics' scrape protocol around it:
 // every Render() is a scrape (it can start a new label set's time at zero). A HEAD
 // of the telemetry path is not one: the web listener answers it without rendering.
 #include <prometheus/registry.h>
 
 #include <prometheus/metric_family.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -31,7 +35,7 @@ class Exposition {
  public:
   Exposition(std::shared_ptr<prometheus::Registry> registry, RequestMetrics& request_metrics);
   std::string Render();
-  // Run at every scrape, in the order added, before the registry is collected:
+  // Run at every scrape, in the order added, before anything is rendered:
   // returns families computed at scrape time (the spend ledger rolls its periods
   // over then), or none when it only updates registry series (TaskTracker::Refresh
   // sets its gauges). Add before the first scrape.
@@ -42,6 +46,7 @@ class Exposition {
   std::vector<Collector> collectors_;
   std::shared_ptr<prometheus::Registry> registry_;
   RequestMetrics& request_metrics_;
+  std::atomic<std::size_t> last_size_{0};  // of the last text, to reserve the next
 };
 
 }  // namespace llmcost

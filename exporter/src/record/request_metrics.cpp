@@ -1,37 +1,20 @@
 #include "record/request_metrics.h"
 
 #include <algorithm>
-
-#include "record/request_series.h"
+#include <bit>
 #include <cmath>
 #include <cstring>
-#include <bit>
+
+#include "record/request_series.h"
+#include "record/text_format.h"
 
 namespace llmcost {
 
-namespace {
-
-prometheus::Histogram::BucketBoundaries Bounds(const std::vector<double>& b) { return {b.begin(), b.end()}; }
-
-}  // namespace
-
-RequestMetrics::RequestMetrics(prometheus::Registry& registry, const ExporterConfig& config,
+RequestMetrics::RequestMetrics(prometheus::Registry& /*registry*/, const ExporterConfig& config,
                                ExporterMetrics& exporter_metrics)
     : exporter_metrics_(exporter_metrics),
       attribution_labels_(config.attribution_labels),
       max_label_sets_(config.max_label_sets),
-      requests_(prometheus::BuildCounter()
-                    .Name("llm_requests_total")
-                    .Help("LLM API requests seen, by status.")
-                    .Register(registry)),
-      tokens_(prometheus::BuildCounter()
-                  .Name("llm_tokens_total")
-                  .Help("Tokens reported by clients, by token type (input excludes cache reads and writes).")
-                  .Register(registry)),
-      unpriced_(prometheus::BuildCounter()
-                    .Name("llm_unpriced_requests_total")
-                    .Help("Requests that could not be priced exactly; their cost is not guessed.")
-                    .Register(registry)),
       buckets_(config.buckets),
       provider_guard_("provider", config.max_providers, config.max_label_value_length),
       model_guard_("model", config.max_models, config.max_label_value_length) {
@@ -46,10 +29,14 @@ RequestMetrics::RequestMetrics(prometheus::Registry& registry, const ExporterCon
   for (std::size_t i = 0; i < names.size(); ++i) sorted_labels_.emplace_back(names[i], i);
   std::sort(sorted_labels_.begin(), sorted_labels_.end());
   for (std::size_t i = 0; i < kRequestHistograms.size(); ++i) {
-    histogram_families_[i] = &prometheus::BuildHistogram()
-                                  .Name(std::string(kRequestHistograms[i].metric))
-                                  .Help(std::string(kRequestHistograms[i].help))
-                                  .Register(registry);
+    const std::vector<double>& bounds = buckets_.*kRequestHistograms[i].buckets;
+    histogram_offsets_[i + 1] = histogram_offsets_[i] + bounds.size() + 1;
+    for (double b : bounds) {
+      std::string text;
+      AppendTextValue(text, b);
+      le_text_[i].push_back(std::move(text));
+    }
+    le_text_[i].emplace_back("+Inf");
   }
 }
 
@@ -181,76 +168,84 @@ RequestMetrics::SeriesSet& RequestMetrics::FindOrCreate(const std::vector<std::s
     return FindOrCreate(overflow, status, GroupKey(overflow) + std::string(RequestStatusName(status)));
   }
 
-  std::map<std::string, std::string> labels;
-  for (std::size_t i = 0; i < kFixedLabels; ++i) labels[std::string(kRecordLabels[i].name)] = values[i];
-  for (std::size_t i = 0; i < attribution_labels_.size(); ++i) labels[attribution_labels_[i]] = values[kFixedLabels + i];
-
   auto set = std::make_unique<SeriesSet>();
-  set->values = values;
   set->status = status;
-  auto with = [&labels](const char* name, std::string_view value) {
-    auto l = labels;
-    l[name] = std::string(value);
-    return l;
-  };
-  set->requests = &requests_.Add(with("status", RequestStatusName(status)));
-  for (std::size_t t = 0; t < kTokenTypeCount; ++t) {
-    set->tokens[t] = &tokens_.Add(with("token_type", TokenTypeName(static_cast<TokenType>(t))));
-  }
   std::string group_key = GroupKey(values);
-  auto& money = money_by_key_[group_key];
-  if (money == nullptr) {
-    money_groups_.push_back(std::make_unique<MoneyGroup>());
-    money = money_groups_.back().get();
-    money->values = values;
+  auto& group = group_by_key_[group_key];
+  if (group == nullptr) {
+    groups_.push_back(std::make_unique<SeriesGroup>());
+    group = groups_.back().get();
+    group->values = values;
+    std::vector<std::pair<std::string_view, std::string_view>> labels;
+    for (const auto& [name, i] : sorted_labels_) labels.emplace_back(name, values[i]);
+    group->labels = RenderLabels(std::move(labels));
   }
-  set->money = money;
-  for (std::size_t r = 1; r < set->unpriced.size(); ++r) {
-    set->unpriced[r] = &unpriced_.Add({{"provider", values[0]},
-                                       {"model", values[1]},
-                                       {"reason", std::string(UnpricedReasonName(static_cast<UnpricedReason>(r)))}});
-  }
+  set->group = group;
+  set->unpriced = &UnpricedFor(values[0], values[1]);
 
   const std::string& hist_value = values[kFixedLabels + histogram_label_index_];
   const std::string hist_key = values[0] + kKeySeparator + values[1] + kKeySeparator + hist_value;
   auto& hist = histograms_[hist_key];
   if (!hist) {
-    const std::map<std::string, std::string> hl{
-        {"provider", values[0]}, {"model", values[1]}, {attribution_labels_[histogram_label_index_], hist_value}};
     hist = std::make_unique<HistogramSet>();
-    for (std::size_t i = 0; i < kRequestHistograms.size(); ++i) {
-      hist->each[i] = &histogram_families_[i]->Add(hl, Bounds(buckets_.*kRequestHistograms[i].buckets));
-    }
+    hist->labels = RenderLabels(
+        {{"provider", values[0]}, {"model", values[1]}, {attribution_labels_[histogram_label_index_], hist_value}});
+    hist->counts = std::make_unique<std::atomic<std::uint64_t>[]>(histogram_offsets_.back());
+    histogram_order_.push_back(hist.get());
   }
   set->histograms = hist.get();
   set->created_epoch = epoch_;
 
   SeriesSet& ref = *set;
   not_live_.push_back(set.get());
+  set_order_.push_back(set.get());
   sets_.emplace(key, std::move(set));
   exporter_metrics_.SetLabelSets(sets_.size());
   return ref;
 }
 
+RequestMetrics::UnpricedSet& RequestMetrics::UnpricedFor(const std::string& provider, const std::string& model) {
+  auto& u = unpriced_by_key_[provider + kKeySeparator + model];
+  if (u == nullptr) {
+    unpriced_sets_.push_back(std::make_unique<UnpricedSet>());
+    u = unpriced_sets_.back().get();
+    u->provider = provider;
+    u->model = model;
+    u->labels = RenderLabels({{"provider", provider}, {"model", model}});
+  }
+  return *u;
+}
+
 // The live sink of RecordObservationTo: increments the label set's series.
 struct RequestMetrics::LiveSink {
+  const RequestMetrics& metrics;
   SeriesSet& set;
-  void Request() { set.requests->Increment(); }
+  void Request() { set.requests.fetch_add(1, std::memory_order_relaxed); }
   void Tokens(TokenType t, std::uint64_t n) {
-    set.tokens[static_cast<std::size_t>(t)]->Increment(static_cast<double>(n));
+    set.group->tokens[static_cast<std::size_t>(t)].fetch_add(n, std::memory_order_relaxed);
   }
-  void ClientReported(PicoUsd p) { set.money->client_reported.Add(p); }
-  void Unpriced(UnpricedReason r) { set.unpriced[static_cast<std::size_t>(r)]->Increment(); }
-  void Cost(CostType c, PicoUsd p) {
-    set.money->cost[static_cast<std::size_t>(c)].Add(p);
+  void ClientReported(PicoUsd p) { set.group->client_reported.Add(p); }
+  void Unpriced(UnpricedReason r) {
+    set.unpriced->count[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed);
   }
-  void Savings(PicoUsd p) { set.money->savings.Add(p); }
-  void Premium(PicoUsd p) { set.money->premium.Add(p); }
-  void Observe(std::size_t histogram, double v) { set.histograms->each[histogram]->Observe(v); }
+  void Cost(CostType c, PicoUsd p) { set.group->cost[static_cast<std::size_t>(c)].Add(p); }
+  void Savings(PicoUsd p) { set.group->savings.Add(p); }
+  void Premium(PicoUsd p) { set.group->premium.Add(p); }
+  void Observe(std::size_t histogram, double v) { metrics.ObserveInto(*set.histograms, histogram, v); }
 };
 
+void RequestMetrics::ObserveInto(HistogramSet& h, std::size_t histogram, double v) const {
+  // The first bound >= v (le semantics), or +Inf; as prometheus-cpp's Observe, NaN included.
+  const std::vector<double>& bounds = buckets_.*kRequestHistograms[histogram].buckets;
+  const std::size_t bucket =
+      static_cast<std::size_t>(std::find_if(bounds.begin(), bounds.end(), [v](double b) { return b >= v; }) -
+                               bounds.begin());
+  h.counts[histogram_offsets_[histogram] + bucket].fetch_add(1, std::memory_order_relaxed);
+  h.sums[histogram].fetch_add(v, std::memory_order_relaxed);
+}
+
 void RequestMetrics::Apply(SeriesSet& set, const Observation& obs) {
-  LiveSink sink{set};
+  LiveSink sink{*this, set};
   RecordObservationTo(obs, sink);
 }
 
@@ -312,67 +307,6 @@ void RequestMetrics::FinishScrape(std::uint64_t token) {
   for (SeriesSet* set : not_live_) {
     if (set->created_epoch <= token && !set->zero_scraped_at) set->zero_scraped_at = scrape_started_;
   }
-}
-
-namespace {
-
-struct MoneyFamily {
-  const char* name;
-  const char* help;
-};
-// In /metrics order, after llm_tokens_total as when they were registry families.
-constexpr MoneyFamily kCostFamily{"llm_cost_usd_total",
-                                  "Spend in USD, priced at ingest from the price table or as reported by the client."};
-constexpr MoneyFamily kSavingsFamily{"llm_cache_savings_usd_total",
-                                     "USD saved by cache reads versus sending the same tokens as fresh input."};
-constexpr MoneyFamily kPremiumFamily{"llm_cache_write_premium_usd_total",
-                                     "USD paid for cache writes above the fresh input rate."};
-constexpr MoneyFamily kClientReportedFamily{
-    "llm_client_reported_cost_usd_total",
-    "USD the client itself reported for requests the exporter priced (Claude Code's cost_usd over OTLP), for "
-    "comparison with llm_cost_usd_total; never added to it."};
-
-prometheus::MetricFamily Family(const MoneyFamily& f) {
-  prometheus::MetricFamily family;
-  family.name = f.name;
-  family.help = f.help;
-  family.type = prometheus::MetricType::Counter;
-  return family;
-}
-
-}  // namespace
-
-std::vector<prometheus::MetricFamily> RequestMetrics::CollectMoney() const {
-  std::vector<prometheus::MetricFamily> out;
-  out.push_back(Family(kCostFamily));
-  out.push_back(Family(kSavingsFamily));
-  out.push_back(Family(kPremiumFamily));
-  out.push_back(Family(kClientReportedFamily));
-  std::shared_lock lock(sets_mu_);
-  for (auto& f : out) f.metric.reserve(f.name == kCostFamily.name ? money_groups_.size() * kCostTypeCount : money_groups_.size());
-  for (const auto& g : money_groups_) {
-    std::vector<prometheus::ClientMetric::Label> labels;
-    labels.reserve(sorted_labels_.size() + 1);
-    for (const auto& [name, i] : sorted_labels_) labels.push_back({name, g->values[i]});
-    auto metric = [&labels](const PicoCounter& v) {
-      prometheus::ClientMetric m;
-      m.label = labels;
-      m.counter.value = v.Usd();
-      return m;
-    };
-    for (std::size_t c = 0; c < kCostTypeCount; ++c) {
-      prometheus::ClientMetric m = metric(g->cost[c]);
-      prometheus::ClientMetric::Label type{"cost_type", std::string(CostTypeName(static_cast<CostType>(c)))};
-      m.label.insert(std::lower_bound(m.label.begin(), m.label.end(), type,
-                                      [](const auto& a, const auto& b) { return a.name < b.name; }),
-                     std::move(type));
-      out[0].metric.push_back(std::move(m));
-    }
-    out[1].metric.push_back(metric(g->savings));
-    out[2].metric.push_back(metric(g->premium));
-    out[3].metric.push_back(metric(g->client_reported));
-  }
-  return out;
 }
 
 std::size_t RequestMetrics::label_sets() const {

@@ -1,7 +1,12 @@
 #pragma once
 // RequestMetrics: the record stage. Turns a priced request into increments of the
 // request-level series. Each distinct label set (provider, model, attribution
-// labels, status) gets a SeriesSet of metric handles, found with one hash lookup.
+// labels, status) gets a SeriesSet of counters, found with one hash lookup.
+//
+// The request series are not in the prometheus-cpp registry: they are plain atomics
+// (record/request_series.h) and WriteText() renders them straight into the /metrics
+// text, which at 100,000 series is most of a scrape. The registry keeps the
+// exporter's own metrics.
 //
 // Each label's values are capped (LabelGuard), and so is the number of label sets
 // (config max_label_sets): past it, events of new label sets are counted in one set
@@ -14,10 +19,6 @@
 // shows the label set for a fixed time (--web.zero-first-duration), not to one
 // request: every Prometheus of an HA pair, and a stray curl, sees it. A HEAD or
 // other probe does not count as a scrape.
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/histogram.h>
-#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
 #include <array>
@@ -29,6 +30,8 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <unordered_map>
 #include <vector>
 
@@ -58,15 +61,19 @@ struct RecordLabel {
 inline constexpr std::array<RecordLabel, 4> kRecordLabels = {
     {{"provider", "anthropic"}, {"model", "unknown"}, {"platform", "anthropic"}, {"service_tier", "standard"}}};
 
+struct RenderedLabels;  // record/request_series.h
+
 class RequestMetrics {
  public:
+  // The registry is not used (the request series are rendered by WriteText); the
+  // parameter stays so that every stage is wired alike.
   RequestMetrics(prometheus::Registry& registry, const ExporterConfig& config, ExporterMetrics& exporter_metrics);
   ~RequestMetrics();
 
   void Record(const UsageEvent& event, const RequestCost& cost);
 
-  // Scrape protocol: BeginScrape() before collecting the registry, then
-  // FinishScrape(token) after the exposition text is built. Label sets whose zero
+  // Scrape protocol: BeginScrape() before WriteText(), then FinishScrape(token)
+  // after the exposition text is built. Label sets whose zero
   // was first scraped at least zero_first_duration ago go live in BeginScrape (this
   // scrape shows their events); label sets created before BeginScrape and never
   // scraped were exposed at zero by this scrape, which starts their time at zero.
@@ -80,11 +87,14 @@ class RequestMetrics {
 
   std::size_t label_sets() const;
 
-  // The money series (llm_cost_usd_total, llm_cache_savings_usd_total,
-  // llm_cache_write_premium_usd_total, llm_client_reported_cost_usd_total),
-  // counted in exact pico-dollars and rendered in USD. Exposition adds them to the
-  // registry's families on every scrape.
-  std::vector<prometheus::MetricFamily> CollectMoney() const;
+  // Appends every request family (kRequestCounterFamilies, then kRequestHistograms)
+  // in the Prometheus text format 0.0.4, as prometheus-cpp's TextSerializer would
+  // write them (sorted labels; histograms _count, _sum, then _bucket with le last)
+  // except that doubles are written shortest-round-trip (the exact double, where
+  // prometheus-cpp rounds to 16 digits) and counts as integers. Money is exact
+  // pico-dollars rendered as USD (one division). Label sets not yet live show zero.
+  // Takes the label-set lock shared: recording into existing sets goes on meanwhile.
+  void WriteText(std::string& out) const;
 
   // Every value, including events held for label sets not yet scraped. The caller
   // stops recording meanwhile (EventPipeline does) for an event-consistent copy.
@@ -108,7 +118,8 @@ class RequestMetrics {
  private:
   struct HistogramSet;
   struct SeriesSet;
-  struct MoneyGroup;
+  struct SeriesGroup;
+  struct UnpricedSet;
   using Observation = RequestObservation;
   struct LiveSink;
 
@@ -144,23 +155,36 @@ class RequestMetrics {
   std::size_t histogram_label_index_ = 0;
   std::size_t max_label_sets_ = 0;
 
-  prometheus::Family<prometheus::Counter>& requests_;
-  prometheus::Family<prometheus::Counter>& tokens_;
-  prometheus::Family<prometheus::Counter>& unpriced_;
-  std::array<prometheus::Family<prometheus::Histogram>*, kRequestHistogramCount> histogram_families_{};  // by kRequestHistograms
   HistogramBuckets buckets_;
+  // Where each histogram's buckets start in a HistogramSet's counts (the last: their total).
+  std::array<std::size_t, kRequestHistogramCount + 1> histogram_offsets_{};
+  // Each histogram's le values as written (the bounds, then "+Inf").
+  std::array<std::vector<std::string>, kRequestHistogramCount> le_text_;
 
   LabelGuard provider_guard_;
   LabelGuard model_guard_;
   std::vector<std::unique_ptr<LabelGuard>> attribution_guards_;
 
+  // The label a series adds to its group's labels, by RenderedLabels::cut.
+  enum ExtraLabel : std::size_t { kStatusLabel, kTokenTypeLabel, kCostTypeLabel, kReasonLabel };
+  RenderedLabels RenderLabels(std::vector<std::pair<std::string_view, std::string_view>> labels) const;
+  UnpricedSet& UnpricedFor(const std::string& provider, const std::string& model);  // sets_mu_ held
+  void ObserveInto(HistogramSet& h, std::size_t histogram, double v) const;
+
+  // Everything below is guarded by sets_mu_; the vectors keep creation order, which
+  // is the order of the scrape's lines.
   mutable std::shared_mutex sets_mu_;
   std::unordered_map<std::string, std::unique_ptr<SeriesSet>> sets_;
+  std::vector<SeriesSet*> set_order_;
   std::unordered_map<std::string, std::unique_ptr<HistogramSet>> histograms_;
-  std::vector<SeriesSet*> not_live_;  // guarded by sets_mu_
-  // By GroupKey (values without status), in creation order for the scrape. Guarded by sets_mu_.
-  std::unordered_map<std::string, MoneyGroup*> money_by_key_;
-  std::vector<std::unique_ptr<MoneyGroup>> money_groups_;
+  std::vector<HistogramSet*> histogram_order_;
+  std::vector<SeriesSet*> not_live_;
+  // By GroupKey (values without status).
+  std::unordered_map<std::string, SeriesGroup*> group_by_key_;
+  std::vector<std::unique_ptr<SeriesGroup>> groups_;
+  // By provider, separator, model.
+  std::unordered_map<std::string, UnpricedSet*> unpriced_by_key_;
+  std::vector<std::unique_ptr<UnpricedSet>> unpriced_sets_;
   // Label names in /metrics order (sorted, as prometheus-cpp sorts them) with the
   // index of each in a set's values.
   std::vector<std::pair<std::string, std::size_t>> sorted_labels_;

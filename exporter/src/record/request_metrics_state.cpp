@@ -13,17 +13,16 @@
 namespace llmcost {
 namespace {
 
-HistogramState HistogramValues(const prometheus::Histogram& h) {
-  const auto m = const_cast<prometheus::Histogram&>(h).Collect();
+// Saved as the state file has it: per bucket, not cumulative, +Inf last.
+HistogramState HistogramValues(const std::atomic<std::uint64_t>* counts, std::size_t n, const std::atomic<double>& sum) {
   HistogramState state;
-  std::uint64_t previous = 0;
-  for (const auto& b : m.histogram.bucket) {
-    state.bucket_counts.push_back(static_cast<double>(b.cumulative_count - previous));
-    previous = b.cumulative_count;
-  }
-  state.sum = m.histogram.sample_sum;
+  for (std::size_t k = 0; k < n; ++k) state.bucket_counts.push_back(static_cast<double>(counts[k].load()));
+  state.sum = sum.load();
   return state;
 }
+
+// A saved count (a whole number up to 2^53, as the state file validates it).
+std::uint64_t Whole(double v) { return static_cast<std::uint64_t>(v); }
 
 void AddToHistogram(HistogramState& h, const std::vector<double>& bounds, double v) {
   std::size_t i = 0;
@@ -75,50 +74,58 @@ RequestMetricsState RequestMetrics::Snapshot() const {
   RequestMetricsState s;
   for (const RequestHistogram& h : kRequestHistograms) s.bucket_bounds[std::string(h.name)] = buckets_.*h.buckets;
   const std::string& histogram_label = attribution_labels_[histogram_label_index_];
-  std::unordered_map<const prometheus::Counter*, std::size_t> group_index, unpriced_index;
+  std::unordered_map<const SeriesGroup*, std::size_t> group_index;
+  std::unordered_map<const UnpricedSet*, std::size_t> unpriced_index;  // of its first reason
   std::unordered_map<const HistogramSet*, std::size_t> histogram_index;
 
   std::shared_lock lock(sets_mu_);
+  auto add_unpriced = [&](const UnpricedSet& u) {
+    auto [it, added] = unpriced_index.emplace(&u, s.unpriced.size());
+    if (added) {
+      for (std::size_t r = 1; r < kUnpricedReasonCount; ++r) {
+        s.unpriced.push_back({{{"provider", u.provider},
+                               {"model", u.model},
+                               {"reason", std::string(UnpricedReasonName(static_cast<UnpricedReason>(r)))}},
+                              static_cast<double>(u.count[r].load())});
+      }
+    }
+    return it->second;
+  };
   for (const auto& [key, set] : sets_) {
     std::lock_guard pending_lock(set->pending_mu);
-    RequestCountState r{ToLabels(set->values), set->requests->Value()};
+    const SeriesGroup& group = *set->group;
+    RequestCountState r{ToLabels(group.values), static_cast<double>(set->requests.load())};
     r.labels["status"] = std::string(RequestStatusName(set->status));
 
-    auto [git, new_group] = group_index.emplace(set->tokens[0], s.groups.size());
+    auto [git, new_group] = group_index.emplace(&group, s.groups.size());
     if (new_group) {
       SeriesGroupState g;
-      g.labels = ToLabels(set->values);
+      g.labels = ToLabels(group.values);
       for (std::size_t t = 0; t < kTokenTypeCount; ++t) {
-        g.tokens[std::string(TokenTypeName(static_cast<TokenType>(t)))] = set->tokens[t]->Value();
+        g.tokens[std::string(TokenTypeName(static_cast<TokenType>(t)))] = static_cast<double>(group.tokens[t].load());
       }
-      const MoneyGroup& money = *set->money;
       for (std::size_t c = 0; c < kCostTypeCount; ++c) {
-        g.cost[std::string(CostTypeName(static_cast<CostType>(c)))] = money.cost[c].Usd();
+        g.cost[std::string(CostTypeName(static_cast<CostType>(c)))] = group.cost[c].Usd();
       }
-      g.cache_savings = money.savings.Usd();
-      g.cache_write_premium = money.premium.Usd();
-      g.client_reported_cost = money.client_reported.Usd();
+      g.cache_savings = group.savings.Usd();
+      g.cache_write_premium = group.premium.Usd();
+      g.client_reported_cost = group.client_reported.Usd();
       s.groups.push_back(std::move(g));
     }
     std::array<std::size_t, kUnpricedReasonCount> unpriced_at{};
-    for (std::size_t u = 1; u < set->unpriced.size(); ++u) {
-      auto [uit, new_unpriced] = unpriced_index.emplace(set->unpriced[u], s.unpriced.size());
-      if (new_unpriced) {
-        s.unpriced.push_back({{{"provider", set->values[0]},
-                               {"model", set->values[1]},
-                               {"reason", std::string(UnpricedReasonName(static_cast<UnpricedReason>(u)))}},
-                              set->unpriced[u]->Value()});
-      }
-      unpriced_at[u] = uit->second;
-    }
+    const std::size_t first_reason = add_unpriced(*set->unpriced);
+    for (std::size_t u = 1; u < kUnpricedReasonCount; ++u) unpriced_at[u] = first_reason + u - 1;
     auto [hit, new_hist] = histogram_index.emplace(set->histograms, s.histogram_sets.size());
     if (new_hist) {
+      const std::vector<std::string>& values = group.values;
       HistogramSetState h;
-      h.labels = {{"provider", set->values[0]},
-                  {"model", set->values[1]},
-                  {histogram_label, set->values[kFixedLabels + histogram_label_index_]}};
+      h.labels = {{"provider", values[0]},
+                  {"model", values[1]},
+                  {histogram_label, values[kFixedLabels + histogram_label_index_]}};
       for (std::size_t i = 0; i < kRequestHistograms.size(); ++i) {
-        h.by_name[std::string(kRequestHistograms[i].name)] = HistogramValues(*set->histograms->each[i]);
+        h.by_name[std::string(kRequestHistograms[i].name)] =
+            HistogramValues(&set->histograms->counts[histogram_offsets_[i]],
+                            histogram_offsets_[i + 1] - histogram_offsets_[i], set->histograms->sums[i]);
       }
       s.histogram_sets.push_back(std::move(h));
     }
@@ -129,6 +136,8 @@ RequestMetricsState RequestMetrics::Snapshot() const {
     for (const Observation& obs : set->pending) RecordObservationTo(obs, sink);
     s.requests.push_back(std::move(r));
   }
+  // Restored counts of a provider and model no label set has (yet) are kept too.
+  for (const auto& u : unpriced_sets_) add_unpriced(*u);
   return s;
 }
 
@@ -203,7 +212,7 @@ void RequestMetrics::Restore(const RequestMetricsState& state, RestoreReport& re
     }
     const std::vector<std::string> values = values_of(r.labels);
     SeriesSet& set = restore_set(values, status);
-    if (r.count > 0) set.requests->Increment(r.count);
+    if (r.count > 0) set.requests.fetch_add(Whole(r.count));
     by_group.emplace(GroupKey(values), &set);
   }
   for (const auto& g : state.groups) {
@@ -215,7 +224,7 @@ void RequestMetrics::Restore(const RequestMetricsState& state, RestoreReport& re
       if (t < 0) {
         report.Unknown("token_type", name);
       } else if (v > 0) {
-        set.tokens[static_cast<std::size_t>(t)]->Increment(v);
+        set.group->tokens[static_cast<std::size_t>(t)].fetch_add(Whole(v));
       }
     }
     for (const auto& [name, v] : g.cost) {
@@ -223,12 +232,12 @@ void RequestMetrics::Restore(const RequestMetricsState& state, RestoreReport& re
       if (c < 0) {
         report.Unknown("cost_type", name);
       } else if (v > 0) {
-        set.money->cost[static_cast<std::size_t>(c)].AddUsd(v);
+        set.group->cost[static_cast<std::size_t>(c)].AddUsd(v);
       }
     }
-    if (g.cache_savings > 0) set.money->savings.AddUsd(g.cache_savings);
-    if (g.cache_write_premium > 0) set.money->premium.AddUsd(g.cache_write_premium);
-    if (g.client_reported_cost > 0) set.money->client_reported.AddUsd(g.client_reported_cost);
+    if (g.cache_savings > 0) set.group->savings.AddUsd(g.cache_savings);
+    if (g.cache_write_premium > 0) set.group->premium.AddUsd(g.cache_write_premium);
+    if (g.client_reported_cost > 0) set.group->client_reported.AddUsd(g.client_reported_cost);
   }
   for (const auto& u : state.unpriced) {
     auto label = [&](const char* name) {
@@ -241,7 +250,9 @@ void RequestMetrics::Restore(const RequestMetricsState& state, RestoreReport& re
       continue;
     }
     if (u.count > 0) {
-      unpriced_.Add({{"provider", label("provider")}, {"model", label("model")}, {"reason", reason}}).Increment(u.count);
+      std::unique_lock lock(sets_mu_);
+      const auto r = IndexOfName<UnpricedReason>(reason, kUnpricedReasonCount, UnpricedReasonName, 1);
+      UnpricedFor(label("provider"), label("model")).count[static_cast<std::size_t>(r)].fetch_add(Whole(u.count));
     }
   }
   for (const auto& h : state.histogram_sets) {
@@ -276,7 +287,11 @@ void RequestMetrics::Restore(const RequestMetricsState& state, RestoreReport& re
         report.note = "histogram buckets changed; those histograms start from zero";
         continue;
       }
-      it->second->each[i]->ObserveMultiple(saved.bucket_counts, saved.sum);
+      HistogramSet& set = *it->second;
+      for (std::size_t k = 0; k < saved.bucket_counts.size(); ++k) {
+        set.counts[histogram_offsets_[i] + k].fetch_add(Whole(saved.bucket_counts[k]));
+      }
+      set.sums[i].fetch_add(saved.sum);
     }
   }
 }
