@@ -328,16 +328,27 @@ class JsonReader {
     }
     if (pos_ >= in_.size()) return Fail("invalid number");
     const std::size_t int_start = pos_;
+    // The integer part's magnitude, converted while it is scanned so that readers
+    // need not parse the literal again (token counts, status codes and latencies
+    // are integers).
+    std::uint64_t magnitude = 0;
+    bool fits = true;
     if (in_[pos_] == '0') {
       ++pos_;
-    } else if (digits() == 0) {
-      return Fail("invalid value");
+    } else {
+      while (pos_ < in_.size() && in_[pos_] >= '0' && in_[pos_] <= '9') {
+        const auto digit = static_cast<std::uint64_t>(in_[pos_] - '0');
+        fits = fits && !__builtin_mul_overflow(magnitude, 10u, &magnitude) &&
+               !__builtin_add_overflow(magnitude, digit, &magnitude);
+        ++pos_;
+      }
+      if (pos_ == int_start) return Fail("invalid value");
     }
-    // The integer part's magnitude, converted here so that readers need not parse
-    // the literal again (token counts, status codes and latencies are integers).
-    std::uint64_t magnitude = 0;
-    const auto [end, ec] = std::from_chars(in_.data() + int_start, in_.data() + pos_, magnitude);
-    if (ec == std::errc() && end == in_.data() + pos_) flags |= JsonDocument::kFits;
+    if (fits) {
+      flags |= JsonDocument::kFits;
+    } else {
+      magnitude = 0;
+    }
     if (pos_ < in_.size() && in_[pos_] == '.') {
       ++pos_;
       if (digits() == 0) return Fail("invalid number");
