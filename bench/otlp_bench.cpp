@@ -128,7 +128,7 @@ struct World {
   ExporterConfig config;
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   ExporterMetrics exporter{*registry, config, "bench", "bench"};
-  RequestMetrics requests{*registry, config, exporter};
+  RequestMetrics requests{config, exporter};
   PriceBook prices{PriceTable::LoadFile(std::string(LLM_COST_SOURCE_DIR) + "/exporter/pricing/prices.yml")};
   // No dedupe window: the cycled bodies would otherwise be duplicates after one round.
   EventPipeline pipeline{EventParser(config.attribution_labels), prices, requests, exporter, nullptr};

@@ -43,7 +43,7 @@ struct World {
   ExporterConfig config = BenchConfig();
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   ExporterMetrics exporter{*registry, config, "bench", "bench"};
-  RequestMetrics requests{*registry, config, exporter};
+  RequestMetrics requests{config, exporter};
   PriceBook prices{Prices()};
   TaskTracker tasks{*registry, config};
   PromptRepeats prompts{*registry, config, TaskTracker::SteadyMs};

@@ -90,7 +90,7 @@ struct State {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   ExporterMetrics exporter_metrics{*registry, config, "fuzz", "fuzz"};
   PriceBook prices{PriceTable::LoadFile(LLM_COST_SOURCE_DIR "/exporter/pricing/prices.yml")};
-  RequestMetrics request_metrics{*registry, config, exporter_metrics};
+  RequestMetrics request_metrics{config, exporter_metrics};
   Exposition exposition{registry, request_metrics};
   EventPipeline pipeline{EventParser(config.attribution_labels), prices, request_metrics, exporter_metrics};
   std::size_t inputs = 0;

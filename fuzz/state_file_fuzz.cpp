@@ -68,7 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.max_values_per_label = 3;  // restore re-admits past the caps; keep live ones small
   auto registry = std::make_shared<prometheus::Registry>();
   ExporterMetrics exporter_metrics(*registry, config, "fuzz", "fuzz");
-  RequestMetrics request_metrics(*registry, config, exporter_metrics);
+  RequestMetrics request_metrics(config, exporter_metrics);
   Exposition exposition(registry, request_metrics);
   RequestIdWindow ids(1000, 86400);
   EventPipeline pipeline(EventParser(config.attribution_labels), prices, request_metrics, exporter_metrics, &ids);

@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
                          ? PriceTable::Embedded()
                          : FromFlag("pricing.file", [&] { return PriceTable::LoadFile(flags.pricing_file); }));
     exporter_metrics.PricingLoaded(*prices.Current());
-    RequestMetrics request_metrics(*registry, config, exporter_metrics);
+    RequestMetrics request_metrics(config, exporter_metrics);
     request_metrics.SetZeroFirstDuration(flags.web_zero_first_duration);
     TaskTracker task_tracker(*registry, config);
     PromptRepeats prompt_repeats(*registry, config, TaskTracker::SteadyMs);

@@ -197,7 +197,7 @@ struct World {
   ExporterConfig config;
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   ExporterMetrics exporter{*registry, config, "t", "t"};
-  RequestMetrics requests{*registry, config, exporter};
+  RequestMetrics requests{config, exporter};
   PriceBook prices{PriceTable::Parse(kPrices)};
   RequestIdWindow ids{1000, 86400};
   EventPipeline pipeline{EventParser(config.attribution_labels), prices, requests, exporter, &ids};

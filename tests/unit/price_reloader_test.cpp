@@ -29,7 +29,7 @@ TEST(PriceReloader, ConcurrentReloadsKeepOnePricingInfoSeries) {
   ExporterConfig config;
   auto registry = std::make_shared<prometheus::Registry>();
   ExporterMetrics exporter(*registry, config, "t", "t");
-  RequestMetrics requests(*registry, config, exporter);
+  RequestMetrics requests(config, exporter);
   Exposition exposition(registry, requests);
   PriceBook prices(PriceTable::LoadFile(good));
   exporter.PricingLoaded(*prices.Current());

@@ -54,7 +54,7 @@ class RequestMetricsTest : public testing::Test {
     config_.max_values_per_label = 2;
     registry_ = std::make_shared<prometheus::Registry>();
     exporter_ = std::make_unique<ExporterMetrics>(*registry_, config_, "test", "rev");
-    metrics_ = std::make_unique<RequestMetrics>(*registry_, config_, *exporter_);
+    metrics_ = std::make_unique<RequestMetrics>(config_, *exporter_);
     exposition_ = std::make_unique<Exposition>(registry_, *metrics_);
   }
 
@@ -163,7 +163,7 @@ TEST_F(RequestMetricsTest, LabelSetsPastTheGlobalCapFoldIntoOneOverflowSet) {
   config_.max_label_sets = 3;
   registry_ = std::make_shared<prometheus::Registry>();
   exporter_ = std::make_unique<ExporterMetrics>(*registry_, config_, "test", "rev");
-  metrics_ = std::make_unique<RequestMetrics>(*registry_, config_, *exporter_);
+  metrics_ = std::make_unique<RequestMetrics>(config_, *exporter_);
   exposition_ = std::make_unique<Exposition>(registry_, *metrics_);
   const PicoUsd cost = 1247 * 1'000'000;  // 1247 input tokens at $1 per million
   for (const char* tenant : {"a", "b", "c", "d", "e", "d"}) Record(tenant, 1247, cost);

@@ -5,9 +5,11 @@
 // escaping, zero-first sets, the overflow set, promtool on a whole page with many
 // label sets and awkward values, content negotiation, and the family contract.
 #include <gtest/gtest.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -162,7 +164,7 @@ struct World {
   }();
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   ExporterMetrics exporter{*registry, config, "t", "t"};
-  RequestMetrics metrics{*registry, config, exporter};
+  RequestMetrics metrics{config, exporter};
   Exposition exposition{registry, metrics};
 
   void Record(const std::string& feature, const std::string& tenant, int i, RequestStatus status = RequestStatus::kOk) {
@@ -292,6 +294,51 @@ TEST(RequestText, ZeroFirstSetsShowZeroUntilLive) {
   EXPECT_TRUE(std::any_of(before.begin(), before.end(), [&](const auto& kv) { return zero_first(kv.first); }));
   w.MakeLive();
   ExpectSameAsPrometheusCpp(w);
+}
+
+// Live recording puts a value in the buckets a prometheus-cpp histogram fed the same
+// values does (le: v <= bound, so a value on a bound is in that bound's bucket).
+TEST(RequestText, HistogramBucketsAsPrometheusCppCountsThem) {
+  World w;
+  const std::vector<double>& bounds = w.config.buckets.duration_seconds;
+  prometheus::Histogram reference({bounds.begin(), bounds.end()});
+  std::vector<double> values = {0, 1e-9, 301, 1e9};
+  for (double b : bounds) values.insert(values.end(), {b, std::nextafter(b, 0.0), std::nextafter(b, 1e9)});
+  for (double v : values) {
+    UsageEvent e;
+    e.model_id = "claude-haiku-4-5";
+    e.provider = "anthropic";
+    e.latency_seconds = v;
+    e.labels = {{"feature", "h"}, {"tenant", "t"}};
+    RequestCost c;
+    c.model = e.model_id;
+    w.metrics.Record(e, c);
+    reference.Observe(v);
+  }
+  w.MakeLive();
+  const auto ours = ParseExposition(w.Text());
+  const LabelMap labels = {{"provider", "anthropic"}, {"model", "claude-haiku-4-5"}, {"feature", "h"}};
+  const ClientMetric m = reference.Collect();
+  ASSERT_EQ(m.histogram.bucket.size(), bounds.size() + 1);
+  for (std::size_t k = 0; k < bounds.size(); ++k) {
+    char le[40];
+    std::snprintf(le, sizeof le, "%.17g", bounds[k]);
+    std::string le_text;
+    for (const auto& [key, value] : ours) {  // the le as written, found by its value
+      if (key.name == "llm_request_duration_seconds_bucket" && key.labels.count("le") &&
+          key.labels.at("le") != "+Inf" && std::strtod(key.labels.at("le").c_str(), nullptr) == bounds[k]) {
+        le_text = key.labels.at("le");
+      }
+    }
+    ASSERT_FALSE(le_text.empty()) << le;
+    EXPECT_EQ(ours.at({"llm_request_duration_seconds_bucket", With(labels, "le", le_text)}),
+              std::to_string(m.histogram.bucket[k].cumulative_count))
+        << "le=" << le;
+  }
+  EXPECT_EQ(ours.at({"llm_request_duration_seconds_bucket", With(labels, "le", "+Inf")}),
+            std::to_string(m.histogram.sample_count));
+  EXPECT_EQ(ours.at({"llm_request_duration_seconds_count", labels}), std::to_string(m.histogram.sample_count));
+  EXPECT_EQ(std::strtod(ours.at({"llm_request_duration_seconds_sum", labels}).c_str(), nullptr), m.histogram.sample_sum);
 }
 
 // The whole page, request series and the exporter's own, is what promtool accepts.

@@ -35,7 +35,7 @@ TEST(ScrapeWhileRecording, PagesParseTotalsNeverGoBackAndNothingIsLost) {
   config.max_label_sets = 60;  // some threads fold into the overflow set meanwhile
   auto registry = std::make_shared<prometheus::Registry>();
   ExporterMetrics exporter(*registry, config, "t", "t");
-  RequestMetrics metrics(*registry, config, exporter);
+  RequestMetrics metrics(config, exporter);
   Exposition exposition(registry, metrics);
   metrics.SetZeroFirstDuration(std::chrono::milliseconds(0));
 

@@ -41,7 +41,7 @@ TEST(ScrapeGzip, MetricsAreGzippedOnlyWhenAsked) {
   ExporterConfig config;
   auto registry = std::make_shared<prometheus::Registry>();
   ExporterMetrics exporter{*registry, config, "t", "t"};
-  RequestMetrics requests{*registry, config, exporter};
+  RequestMetrics requests{config, exporter};
   PriceBook prices{PriceTable::LoadFile(std::string(LLM_COST_SOURCE_DIR) + "/exporter/pricing/prices.yml")};
   EventPipeline pipeline{EventParser(config.attribution_labels), prices, requests, exporter};
   Exposition exposition{registry, requests};

@@ -34,7 +34,7 @@ struct World {
   ExporterConfig config = GoldenConfig();
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   ExporterMetrics exporter{*registry, config, "t", "t"};
-  RequestMetrics requests{*registry, config, exporter};
+  RequestMetrics requests{config, exporter};
   PriceBook prices{PriceTable::LoadFile(std::string(LLM_COST_SOURCE_DIR) + "/exporter/pricing/prices.yml")};
   RequestIdWindow ids{1000, 1LL << 40};
   EventPipeline pipeline{EventParser(config.attribution_labels), prices, requests, exporter, &ids};

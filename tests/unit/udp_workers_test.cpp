@@ -46,7 +46,7 @@ struct World {
   ExporterConfig config = Config();
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   ExporterMetrics exporter{*registry, config, "t", "t"};
-  RequestMetrics requests{*registry, config, exporter};
+  RequestMetrics requests{config, exporter};
   PriceBook prices{PriceTable::LoadFile(std::string(LLM_COST_SOURCE_DIR) + "/exporter/pricing/prices.yml")};
   RequestIdWindow ids{100000, 86400};
   EventPipeline pipeline{EventParser(config.attribution_labels), prices, requests, exporter, &ids};

@@ -10,8 +10,7 @@
 
 namespace llmcost {
 
-RequestMetrics::RequestMetrics(prometheus::Registry& /*registry*/, const ExporterConfig& config,
-                               ExporterMetrics& exporter_metrics)
+RequestMetrics::RequestMetrics(const ExporterConfig& config, ExporterMetrics& exporter_metrics)
     : exporter_metrics_(exporter_metrics),
       attribution_labels_(config.attribution_labels),
       max_label_sets_(config.max_label_sets),

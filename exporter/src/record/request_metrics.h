@@ -19,8 +19,6 @@
 // shows the label set for a fixed time (--web.zero-first-duration), not to one
 // request: every Prometheus of an HA pair, and a stray curl, sees it. A HEAD or
 // other probe does not count as a scrape.
-#include <prometheus/registry.h>
-
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -65,9 +63,7 @@ struct RenderedLabels;  // record/request_series.h
 
 class RequestMetrics {
  public:
-  // The registry is not used (the request series are rendered by WriteText); the
-  // parameter stays so that every stage is wired alike.
-  RequestMetrics(prometheus::Registry& registry, const ExporterConfig& config, ExporterMetrics& exporter_metrics);
+  RequestMetrics(const ExporterConfig& config, ExporterMetrics& exporter_metrics);
   ~RequestMetrics();
 
   void Record(const UsageEvent& event, const RequestCost& cost);

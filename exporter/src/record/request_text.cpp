@@ -13,7 +13,8 @@
 namespace llmcost {
 namespace {
 
-// The name each ExtraLabel stands for.
+// The name each RequestMetrics::ExtraLabel stands for (the label a series adds to
+// its group's, sorted in at RenderedLabels::cut).
 constexpr std::array<std::string_view, 4> kExtraLabelNames = {"status", "token_type", "cost_type", "reason"};
 
 void WriteHead(std::string& out, std::string_view name, std::string_view help, std::string_view type) {
@@ -85,10 +86,12 @@ RenderedLabels RequestMetrics::RenderLabels(std::vector<std::pair<std::string_vi
 }
 
 void RequestMetrics::WriteText(std::string& out) const {
-  static const auto kStatusPairs = Pairs<RequestStatus, kRequestStatusCount>("status", RequestStatusName);
-  static const auto kTokenPairs = Pairs<TokenType, kTokenTypeCount>("token_type", TokenTypeName);
-  static const auto kCostPairs = Pairs<CostType, kCostTypeCount>("cost_type", CostTypeName);
-  static const auto kReasonPairs = Pairs<UnpricedReason, kUnpricedReasonCount>("reason", UnpricedReasonName, 1);
+  static const auto kStatusPairs =
+      Pairs<RequestStatus, kRequestStatusCount>(kExtraLabelNames[kStatusLabel], RequestStatusName);
+  static const auto kTokenPairs = Pairs<TokenType, kTokenTypeCount>(kExtraLabelNames[kTokenTypeLabel], TokenTypeName);
+  static const auto kCostPairs = Pairs<CostType, kCostTypeCount>(kExtraLabelNames[kCostTypeLabel], CostTypeName);
+  static const auto kReasonPairs =
+      Pairs<UnpricedReason, kUnpricedReasonCount>(kExtraLabelNames[kReasonLabel], UnpricedReasonName, 1);
   const auto& families = kRequestCounterFamilies;
   auto head = [&out](const RequestFamily& f) { WriteHead(out, f.name, f.help, f.type); };
 
