@@ -70,7 +70,7 @@ void BM_SplitAndParse(benchmark::State& state) {
   EventBatch batch;
   for (auto _ : state) {
     SplitBatch(kEvent, batch);
-    benchmark::DoNotOptimize(parser.Parse(std::get<JsonValue>(batch.items[0]), 0));
+    benchmark::DoNotOptimize(parser.Parse(std::get<JsonValue>(batch.Item(0)), 0));
   }
   state.SetItemsProcessed(state.iterations());
 }
@@ -80,7 +80,7 @@ void BM_Price(benchmark::State& state) {
   const EventParser parser({"feature", "tenant", "route"});
   EventBatch batch;
   SplitBatch(kEvent, batch);
-  const auto event = std::get<UsageEvent>(parser.Parse(std::get<JsonValue>(batch.items[0]), 0));
+  const auto event = std::get<UsageEvent>(parser.Parse(std::get<JsonValue>(batch.Item(0)), 0));
   const auto table = Prices();
   for (auto _ : state) benchmark::DoNotOptimize(PriceRequest(event, *table));
   state.SetItemsProcessed(state.iterations());

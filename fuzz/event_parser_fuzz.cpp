@@ -63,9 +63,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static EventBatch batch;
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   SplitBatch(body, batch);
-  if (batch.items.empty() && !IsEmptyArray(body)) Fail("a body produced no event and no error");
+  if (batch.empty() && !IsEmptyArray(body)) Fail("a body produced no event and no error");
   std::size_t index = 0;
-  for (const auto& item : batch.items) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const BatchItem item = batch.Item(i);
     if (const auto* err = std::get_if<EventError>(&item)) {
       CheckError(*err);
     } else {

@@ -295,6 +295,31 @@ class RequestSizeTest(unittest.TestCase):
         time.sleep(0.5)
         self.assertLess(rss_bytes(e.proc.pid), 100 * MiB)  # measured 12 MiB after; 916 MiB before
 
+    def test_parsing_a_large_body_of_tiny_values_has_a_bounded_peak(self):
+        """4 MiB of [0,0,...] peaked at 328 MB while being parsed (48-byte JSON nodes plus an
+        88-byte item per element). Now: at most 2^20 values per body (24-byte nodes, 8-byte
+        items); more is refused whole as too_large, counted by reason; a body just under the
+        budget is read element by element (each refused as not an object)."""
+        e = self.start()
+        before = peak_rss_bytes(e.proc.pid)
+        body = "[" + ",".join(["0"] * (2 * MiB - 1)) + "]"  # 2M values: over the budget
+        status, data = http("POST", e.ingest + "/v1/events", body, timeout=60)
+        self.assertEqual(status, 400)
+        errors = json.loads(data)["errors"]
+        self.assertEqual(len(errors), 1)
+        self.assertEqual((errors[0]["reason"], errors[0]["field"]), ("too_large", ""))
+        self.assertIn("1048576 JSON values", errors[0]["message"])
+        under = 2**20 - 2  # with the array itself: 2^20 - 1 values
+        body = "[" + ",".join(["0"] * under) + "]"
+        status, data = http("POST", e.ingest + "/v1/events", body, timeout=60)
+        self.assertEqual(status, 400)
+        self.assertEqual(json.loads(data)["errors"][0]["reason"], "not_object")
+        grown = peak_rss_bytes(e.proc.pid) - before
+        self.assertLess(grown, 48 * MiB, "peak grew by %.0f MiB" % (grown / MiB))
+        samples = e.scrape()
+        self.assertEqual(total(samples, "llm_exporter_events_rejected_total", reason="too_large"), 1)
+        self.assertEqual(total(samples, "llm_exporter_events_rejected_total", reason="not_object"), under)
+
     def test_multipart_body_is_bad_input_not_a_server_error(self):
         e = self.start()
         body = b"--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"e.bin\"\r\n\r\n\x00\x01binary\r\n--b--\r\n"

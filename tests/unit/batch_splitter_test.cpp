@@ -3,15 +3,21 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <string>
+#include <tuple>
 
 namespace llmcost {
 namespace {
 
-// Splits into a batch that lives as long as the test.
+// Splits into a batch that lives as long as the test, and reads every item.
 const std::vector<BatchItem>& Split(std::string_view body) {
-  static std::deque<EventBatch> batches;
-  SplitBatch(body, batches.emplace_back());
-  return batches.back().items;
+  static std::deque<std::pair<std::string, EventBatch>> batches;
+  static std::deque<std::vector<BatchItem>> items;
+  auto& [text, batch] = batches.emplace_back(std::piecewise_construct, std::forward_as_tuple(body), std::forward_as_tuple());
+  SplitBatch(text, batch);
+  auto& out = items.emplace_back();
+  for (std::size_t i = 0; i < batch.size(); ++i) out.push_back(batch.Item(i));
+  return out;
 }
 
 const EventError* ErrorAt(const std::vector<BatchItem>& items, std::size_t i) {

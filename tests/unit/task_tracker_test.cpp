@@ -235,7 +235,7 @@ UsageEvent ParseOne(const EventParser& parser, const std::string& json, std::opt
   EventBatch batch;
   SplitBatch(json, batch);
   UsageEvent e;
-  auto err = parser.ParseInto(std::get<JsonValue>(batch.items.at(0)), 0, e);
+  auto err = parser.ParseInto(std::get<JsonValue>(batch.Item(0)), 0, e);
   if (error) *error = err;
   else EXPECT_FALSE(err) << err->message;
   return e;

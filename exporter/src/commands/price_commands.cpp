@@ -58,13 +58,14 @@ CommandResult PriceCommand(std::string_view input, const PriceTable& table, std:
   SplitBatch(input, batch);
   // Attribution labels do not change a price; the parser only needs to accept them.
   const EventParser parser({});
-  for (std::size_t i = 0; i < batch.items.size(); ++i) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
     std::optional<EventError> error;
     UsageEvent event;
-    if (const auto* split_error = std::get_if<EventError>(&batch.items[i])) {
-      error = *split_error;
+    BatchItem item = batch.Item(i);
+    if (auto* split_error = std::get_if<EventError>(&item)) {
+      error = std::move(*split_error);
     } else {
-      error = parser.ParseInto(std::get<JsonValue>(batch.items[i]), i, event);
+      error = parser.ParseInto(std::get<JsonValue>(item), i, event);
     }
     if (!error) error = EventPipeline::CheckTime(event, now_unix, window);
     if (error) {

@@ -9,6 +9,7 @@
 
 #include "event/event_error.h"
 #include "event/json_document.h"
+#include "event/member_table.h"
 #include "event/usage_event.h"
 
 namespace llmcost {
@@ -35,9 +36,15 @@ class EventParser {
   // unspecified).
   std::optional<EventError> ParseInto(const JsonValue& value, std::size_t index, UsageEvent& event) const;
 
+  // The member names this parser reads (tests check its lookup bound).
+  const MemberTable& members() const { return table_; }
+
  private:
   std::vector<std::string> labels_;
   std::vector<std::string> task_id_fields_;
+  MemberTable table_;               // every name read, the fixed ones first
+  std::vector<int> label_slots_;    // labels_[i]'s slot in table_
+  std::vector<int> task_id_slots_;  // task_id_fields_[i]'s slot
 };
 
 }  // namespace llmcost

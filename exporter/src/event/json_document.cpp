@@ -1,5 +1,6 @@
 #include "event/json_document.h"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <charconv>
@@ -20,6 +21,26 @@ constexpr std::array<bool, 256> kStringStops = [] {
   for (int c = 0; c < 256; ++c) t[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
   return t;
 }();
+
+// The first byte at or after `p` that kStringStops marks, or `end`. Eight bytes at
+// a time (SWAR): a byte is flagged when it is '"' or '\\' (its XOR with that byte is
+// zero), below 0x20, or 0x80 and above. Borrows can flag bytes above a flagged one,
+// never below it, so the lowest flag is exact.
+const char* SkipPlain(const char* p, const char* end) {
+  if constexpr (std::endian::native == std::endian::little) {
+    constexpr std::uint64_t k01 = 0x0101010101010101ULL, k80 = 0x8080808080808080ULL;
+    while (end - p >= 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p, 8);
+      const std::uint64_t q = w ^ (k01 * '"'), b = w ^ (k01 * '\\');
+      const std::uint64_t stops = (((q - k01) & ~q) | ((b - k01) & ~b) | ((w - k01 * 0x20) & ~w) | w) & k80;
+      if (stops != 0) return p + (std::countr_zero(stops) >> 3);
+      p += 8;
+    }
+  }
+  while (p != end && !kStringStops[static_cast<unsigned char>(*p)]) ++p;
+  return p;
+}
 
 // Member names are chosen by whoever sends the event: the index hashes the whole
 // name with the process's random key (event/seeded_hash.h), so no body can be built
@@ -68,11 +89,24 @@ class JsonReader {
     }
   }
 
-  std::uint32_t Add(JsonKind kind, std::string_view text = {}) {
-    Node& node = doc_.nodes_.emplace_back();
+  // 0 (never a value's node) when the document is full: the caller fails.
+  std::uint32_t Add(JsonKind kind, const char* data = nullptr, std::size_t size = 0) {
+    auto& nodes = doc_.nodes_;
+    if (nodes.size() > JsonDocument::kMaxValues) {
+      doc_.over_budget_ = true;
+      Fail("more than 1048576 JSON values");
+      return 0;
+    }
+    Node& node = nodes.emplace_back();
+    node.data = data;
+    node.size = static_cast<std::uint32_t>(size);
     node.kind = kind;
-    node.text = text;
-    return static_cast<std::uint32_t>(doc_.nodes_.size() - 1);
+    return static_cast<std::uint32_t>(nodes.size() - 1);
+  }
+
+  std::optional<std::uint32_t> Added(std::uint32_t node) {
+    if (node == 0) return std::nullopt;
+    return node;
   }
 
   bool Literal(std::string_view word) {
@@ -88,26 +122,24 @@ class JsonReader {
       case '{': return Object(depth);
       case '[': return Array(depth);
       case '"': return String();
-      case 't': return Literal("true") ? std::optional(Add(JsonKind::kTrue)) : Fail("invalid literal");
-      case 'f': return Literal("false") ? std::optional(Add(JsonKind::kFalse)) : Fail("invalid literal");
-      case 'n': return Literal("null") ? std::optional(Add(JsonKind::kNull)) : Fail("invalid literal");
+      case 't': return Literal("true") ? Added(Add(JsonKind::kTrue)) : Fail("invalid literal");
+      case 'f': return Literal("false") ? Added(Add(JsonKind::kFalse)) : Fail("invalid literal");
+      case 'n': return Literal("null") ? Added(Add(JsonKind::kNull)) : Fail("invalid literal");
       default: return Number();
     }
   }
 
-  // Links `child` after `prev` (or as the first child of `parent`).
-  void Link(std::uint32_t parent, std::uint32_t& prev, std::uint32_t child) {
-    if (prev == 0) {
-      doc_.nodes_[parent].first = child;
-    } else {
-      doc_.nodes_[prev].next = child;
-    }
+  // Links `child` after `prev` (a container's first child is the node after it).
+  void Link(std::uint32_t& prev, std::uint32_t child) {
+    if (prev != 0) doc_.nodes_[prev].next = child;
     prev = child;
   }
 
   std::optional<std::uint32_t> Object(int depth) {
     ++pos_;  // '{'
     const std::uint32_t self = Add(JsonKind::kObject);
+    if (self == 0) return std::nullopt;
+    doc_.nodes_[self].aux = JsonDocument::kNoIndex;
     std::uint32_t prev = 0, count = 0;
     SkipSpace();
     if (pos_ < in_.size() && in_[pos_] == '}') {
@@ -125,8 +157,8 @@ class JsonReader {
       SkipSpace();
       const auto value = Value(depth + 1);
       if (!value) return std::nullopt;
-      Link(self, prev, *key);
-      Link(self, prev, *value);
+      Link(prev, *key);
+      Link(prev, *value);
       ++count;
       SkipSpace();
       if (pos_ >= in_.size()) return Fail("unterminated object");
@@ -136,7 +168,7 @@ class JsonReader {
       }
       if (in_[pos_] == '}') {
         ++pos_;
-        doc_.nodes_[self].count = count;
+        doc_.nodes_[self].size = count;
         return self;
       }
       return Fail("expected ',' or '}'");
@@ -146,6 +178,7 @@ class JsonReader {
   std::optional<std::uint32_t> Array(int depth) {
     ++pos_;  // '['
     const std::uint32_t self = Add(JsonKind::kArray);
+    if (self == 0) return std::nullopt;
     std::uint32_t prev = 0, count = 0;
     SkipSpace();
     if (pos_ < in_.size() && in_[pos_] == ']') {
@@ -156,7 +189,7 @@ class JsonReader {
       SkipSpace();
       const auto value = Value(depth + 1);
       if (!value) return std::nullopt;
-      Link(self, prev, *value);
+      Link(prev, *value);
       ++count;
       SkipSpace();
       if (pos_ >= in_.size()) return Fail("unterminated array");
@@ -166,7 +199,7 @@ class JsonReader {
       }
       if (in_[pos_] == ']') {
         ++pos_;
-        doc_.nodes_[self].count = count;
+        doc_.nodes_[self].size = count;
         return self;
       }
       return Fail("expected ',' or ']'");
@@ -219,7 +252,7 @@ class JsonReader {
       // Plain bytes are most of any string: skip them in a tight loop.
       const char* p = in_.data() + pos_;
       const char* const end = in_.data() + in_.size();
-      while (p != end && !kStringStops[static_cast<unsigned char>(*p)]) ++p;
+      p = SkipPlain(p, end);
       pos_ = static_cast<std::size_t>(p - in_.data());
       if (p == end) break;
       const auto c = static_cast<unsigned char>(*p);
@@ -232,7 +265,7 @@ class JsonReader {
           text = *decoded;
         }
         ++pos_;
-        return Add(JsonKind::kString, text);
+        return Added(Add(JsonKind::kString, text.data(), text.size()));
       }
       if (c < 0x20) return Fail("control character in string");
       if (c >= 0x80) {
@@ -295,16 +328,27 @@ class JsonReader {
     }
     if (pos_ >= in_.size()) return Fail("invalid number");
     const std::size_t int_start = pos_;
+    // The integer part's magnitude, converted while it is scanned so that readers
+    // need not parse the literal again (token counts, status codes and latencies
+    // are integers).
+    std::uint64_t magnitude = 0;
+    bool fits = true;
     if (in_[pos_] == '0') {
       ++pos_;
-    } else if (digits() == 0) {
-      return Fail("invalid value");
+    } else {
+      while (pos_ < in_.size() && in_[pos_] >= '0' && in_[pos_] <= '9') {
+        const auto digit = static_cast<std::uint64_t>(in_[pos_] - '0');
+        fits = fits && !__builtin_mul_overflow(magnitude, 10u, &magnitude) &&
+               !__builtin_add_overflow(magnitude, digit, &magnitude);
+        ++pos_;
+      }
+      if (pos_ == int_start) return Fail("invalid value");
     }
-    // The integer part's magnitude, converted here so that readers need not parse
-    // the literal again (token counts, status codes and latencies are integers).
-    std::uint64_t magnitude = 0;
-    const auto [end, ec] = std::from_chars(in_.data() + int_start, in_.data() + pos_, magnitude);
-    if (ec == std::errc() && end == in_.data() + pos_) flags |= JsonDocument::kFits;
+    if (fits) {
+      flags |= JsonDocument::kFits;
+    } else {
+      magnitude = 0;
+    }
     if (pos_ < in_.size() && in_[pos_] == '.') {
       ++pos_;
       if (digits() == 0) return Fail("invalid number");
@@ -316,10 +360,14 @@ class JsonReader {
       if (digits() == 0) return Fail("invalid number");
       flags &= static_cast<std::uint8_t>(~JsonDocument::kInteger);
     }
-    const std::uint32_t self = Add(JsonKind::kNumber, in_.substr(start, pos_ - start));
+    const std::uint32_t self = Add(JsonKind::kNumber, in_.data() + start, pos_ - start);
+    if (self == 0) return std::nullopt;
     Node& node = doc_.nodes_[self];
+    if ((flags & JsonDocument::kFits) != 0 && magnitude <= 0xFFFFFFFFu) {
+      flags |= JsonDocument::kSmall;
+      node.aux = static_cast<std::uint32_t>(magnitude);
+    }
     node.flags = flags;
-    node.magnitude = magnitude;
     return self;
   }
 
@@ -331,7 +379,12 @@ class JsonReader {
 
 std::optional<JsonValue> JsonDocument::Parse(std::string_view text, std::string& error) {
   if (nodes_.empty()) nodes_.emplace_back();  // index 0 = "none"
+  over_budget_ = false;
   const std::size_t mark = nodes_.size();
+  // A text of n bytes holds at most n/2 + 1 values: room for them now saves the
+  // copies of growing (pages never touched cost no memory).
+  const std::size_t want = mark + std::min(text.size() / 2 + 1, kMaxValues + 1);
+  if (want > nodes_.capacity()) nodes_.reserve(std::max(want, nodes_.capacity() * 2));
   JsonReader reader(*this, text);
   const auto root = reader.Run(error);
   if (!root) {
@@ -351,23 +404,34 @@ void JsonDocument::Clear() {
 std::uint32_t JsonDocument::IndexObject(std::uint32_t object) const {
   const Node& obj = nodes_[object];
   std::uint32_t slots = 8;
-  while (slots < obj.count * 2) slots *= 2;  // at most half full: probes stay short
+  while (slots < obj.size * 2) slots *= 2;  // at most half full: probes stay short
   const auto at = static_cast<std::uint32_t>(index_.size());
   index_.resize(index_.size() + 1 + slots, 0);
   index_[at] = slots;
   std::uint32_t* table = index_.data() + at + 1;
-  for (std::uint32_t k = obj.first; k != 0; k = nodes_[nodes_[k].next].next) {
-    const std::string_view key = nodes_[k].text;
+  for (std::uint32_t k = obj.first(object); k != 0; k = nodes_[nodes_[k].next].next) {
+    const std::string_view key = nodes_[k].text();
     for (std::uint32_t s = KeyHash(key) & (slots - 1);; s = (s + 1) & (slots - 1)) {
       ++probes_;
-      if (table[s] == 0 || nodes_[table[s]].text == key) {
+      if (table[s] == 0 || nodes_[table[s]].text() == key) {
         table[s] = k;  // a repeated key: the later member replaces the earlier
         break;
       }
     }
   }
-  obj.index_at = at;
+  obj.aux = at;
   return at;
+}
+
+std::uint64_t JsonDocument::Magnitude(const Node& n) {
+  if ((n.flags & kSmall) != 0) return n.aux;
+  std::uint64_t m = 0;
+  const char* p = n.data + ((n.flags & kNegative) != 0 ? 1 : 0);
+  const char* end = n.data + n.size;
+  const char* digits_end = p;
+  while (digits_end != end && *digits_end >= '0' && *digits_end <= '9') ++digits_end;
+  std::from_chars(p, digits_end, m);  // fits: checked while scanning
+  return m;
 }
 
 
@@ -380,24 +444,28 @@ constexpr std::uint64_t kInt64MinMagnitude = 0x8000000000000000ULL;
 bool JsonValue::is_negative_integer() const {
   const auto& n = doc_->nodes_[index_];
   constexpr auto kWant = JsonDocument::kInteger | JsonDocument::kFits | JsonDocument::kNegative;
-  return n.kind == JsonKind::kNumber && (n.flags & kWant) == kWant && n.magnitude != 0 &&
-         n.magnitude <= kInt64MinMagnitude;  // "-0" is not negative
+  if (n.kind != JsonKind::kNumber || (n.flags & kWant) != kWant) return false;
+  const std::uint64_t m = JsonDocument::Magnitude(n);
+  return m != 0 && m <= kInt64MinMagnitude;  // "-0" is not negative
 }
 
 std::int64_t JsonValue::as_integer() const {
   const auto& n = doc_->nodes_[index_];
-  if (is_unsigned_integer()) return n.magnitude <= INT64_MAX ? static_cast<std::int64_t>(n.magnitude) : 0;
+  if (is_unsigned_integer()) {
+    const std::uint64_t m = JsonDocument::Magnitude(n);
+    return m <= INT64_MAX ? static_cast<std::int64_t>(m) : 0;
+  }
   if (!is_negative_integer()) return 0;
   // -(2^63) has no positive counterpart: negate in unsigned arithmetic.
-  return static_cast<std::int64_t>(~n.magnitude + 1);
+  return static_cast<std::int64_t>(~JsonDocument::Magnitude(n) + 1);
 }
 
 double JsonValue::as_double() const {
   const auto& n = doc_->nodes_[index_];
   constexpr std::uint64_t kExactInDouble = 1ULL << 53;
   if ((n.flags & (JsonDocument::kInteger | JsonDocument::kFits)) == (JsonDocument::kInteger | JsonDocument::kFits) &&
-      n.magnitude <= kExactInDouble) {
-    const double d = static_cast<double>(n.magnitude);
+      JsonDocument::Magnitude(n) <= kExactInDouble) {
+    const double d = static_cast<double>(JsonDocument::Magnitude(n));
     return (n.flags & JsonDocument::kNegative) != 0 ? -d : d;
   }
   // strtod gives +-HUGE_VAL (inf) past double's range, which callers refuse as
@@ -410,32 +478,35 @@ std::optional<JsonValue> JsonValue::Find(std::string_view key) const {
   if (!is_object()) return std::nullopt;
   const auto& nodes = doc_->nodes_;
   const auto& obj = nodes[index_];
-  if (obj.count < kIndexFrom) {
+  if (obj.size < kIndexFrom) {
     std::optional<JsonValue> found;
-    for (std::uint32_t k = obj.first; k != 0;) {
+    for (std::uint32_t k = obj.first(index_); k != 0;) {
       const std::uint32_t v = nodes[k].next;
-      if (nodes[k].text == key) found = JsonValue(doc_, v);
+      if (nodes[k].text() == key) found = JsonValue(doc_, v);
       k = nodes[v].next;
     }
     return found;
   }
-  const std::uint32_t at = obj.index_at != JsonDocument::kNoIndex ? obj.index_at : doc_->IndexObject(index_);
+  const std::uint32_t at = obj.aux != JsonDocument::kNoIndex ? obj.aux : doc_->IndexObject(index_);
   const std::uint32_t slots = doc_->index_[at];
   const std::uint32_t* table = doc_->index_.data() + at + 1;
   for (std::uint32_t s = KeyHash(key) & (slots - 1); table[s] != 0; s = (s + 1) & (slots - 1)) {
     ++doc_->probes_;
-    if (nodes[table[s]].text == key) return JsonValue(doc_, nodes[table[s]].next);
+    if (nodes[table[s]].text() == key) return JsonValue(doc_, nodes[table[s]].next);
   }
   return std::nullopt;
 }
 
-std::size_t JsonValue::size() const { return doc_->nodes_[index_].count; }
+std::size_t JsonValue::size() const {
+  const auto& n = doc_->nodes_[index_];
+  return n.kind == JsonKind::kArray || n.kind == JsonKind::kObject ? n.size : 0;
+}
 
 std::vector<JsonValue> JsonValue::Elements() const {
   std::vector<JsonValue> out;
   if (!is_array()) return out;
   out.reserve(size());
-  for (std::uint32_t e = doc_->nodes_[index_].first; e != 0; e = doc_->nodes_[e].next) out.emplace_back(doc_, e);
+  for (std::uint32_t e = doc_->nodes_[index_].first(index_); e != 0; e = doc_->nodes_[e].next) out.emplace_back(doc_, e);
   return out;
 }
 

@@ -75,18 +75,18 @@ IngestResult EventPipeline::Ingest(std::string_view body, Transport transport, s
   } release{batch_owner, body.size() > kKeepBatchBuffersUpTo};
   EventBatch& batch = *batch_owner;
   SplitBatch(body, batch);
-  const auto& items = batch.items;
   const auto table = prices_.Current();
   // The whole batch is recorded under one hold: a checkpoint has all of a batch or
   // none of it, so a kill -9 after a checkpoint never leaves half a batch counted
   // (its client, seeing no answer, retries the whole batch).
   const auto hold = HoldForRecording();
-  for (std::size_t i = 0; i < items.size(); ++i) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
     std::optional<EventError> error;
-    if (const auto* split_error = std::get_if<EventError>(&items[i])) {
-      error = *split_error;
+    BatchItem item = batch.Item(i);
+    if (auto* split_error = std::get_if<EventError>(&item)) {
+      error = std::move(*split_error);
     } else {
-      error = parser_.ParseInto(std::get<JsonValue>(items[i]), i, event);
+      error = parser_.ParseInto(std::get<JsonValue>(item), i, event);
     }
     if (error) {
       error->index = i;
