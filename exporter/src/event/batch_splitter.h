@@ -33,6 +33,8 @@ struct EventBatch {
   bool empty() const { return entries_.empty(); }
   // Item i: the value, or the refusal (its index is i).
   BatchItem Item(std::size_t i) const;
+  // Bytes the batch's buffers hold (document and items), whatever the last body was.
+  std::size_t held_bytes() const { return document.held_bytes() + entries_.capacity() * sizeof(Entry); }
 
  private:
   friend void SplitBatch(std::string_view body, EventBatch& batch);

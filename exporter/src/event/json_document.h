@@ -83,6 +83,13 @@ class JsonDocument {
 
   void Clear();
 
+  // Bytes its buffers hold (capacity, not size): what keeping this document for the
+  // next body pins. Strings decoded from escapes are counted by their handles only.
+  std::size_t held_bytes() const {
+    return nodes_.capacity() * sizeof(Node) + index_.capacity() * sizeof(std::uint32_t) +
+           decoded_.size() * sizeof(std::string);
+  }
+
   // Whether the last failed Parse() failed because the document would hold more
   // than kMaxValues values (the text may be valid JSON).
   bool over_budget() const { return over_budget_; }
