@@ -11,6 +11,7 @@
 #include "reconcile/admin_api.h"
 #include "reconcile/admin_key.h"
 #include "record/spend_ledger.h"
+#include "record/text_format.h"
 #include "transport/prometheus_spend.h"
 
 namespace llmcost {
@@ -18,16 +19,9 @@ namespace {
 
 constexpr std::int64_t kDaySeconds = 86400;
 
-std::string EscapeLabel(const std::string& v) {
+std::string EscapeLabel(std::string_view v) {
   std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
+  AppendEscapedLabelValue(out, v);  // OpenMetrics escapes label values as the text format does
   return out;
 }
 
