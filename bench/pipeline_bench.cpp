@@ -3,8 +3,11 @@
 #include <benchmark/benchmark.h>
 #include <prometheus/registry.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "event/batch_splitter.h"
 #include "event/event_parser.h"
@@ -199,6 +202,97 @@ void BM_PipelineWorkload(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kWorkloadEvents);
 }
 BENCHMARK(BM_PipelineWorkload)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// The same, wired as main.cpp wires production: de-duplication, the spend ledger,
+// the task tracker and the prompt-repeat detector all on. A task spans 20 events
+// (an agent loop's calls) and one request in 8 repeats an earlier prompt hash, so
+// both recorders do their insert, update and lookup work. Counted by the same
+// method: `valgrind --tool=callgrind --toggle-collect='*IngestProduction*'
+// build/bench/llm-bench-pipeline --benchmark_filter=BM_ProductionWorkload`.
+std::vector<std::string> ProductionBodies(int events, int first_id) {
+  std::vector<std::string> bodies;
+  bodies.reserve(static_cast<std::size_t>(events));
+  for (int i = 0; i < events; ++i) {
+    const int n = first_id + i;
+    std::string e = kEvent;
+    e.replace(e.find("\"acme\""), 6, "\"t" + std::to_string(n % kWorkloadTenants) + "\"");
+    e.replace(e.find("\"msg_01\""), 8, "\"msg_" + std::to_string(n) + "\"");
+    e.replace(e.find("\"conv-42\""), 9, "\"conv-" + std::to_string(n / 20) + "\"");
+    e.replace(e.find("\"9f2c1e\""), 8, "\"p" + std::to_string(n % 8 == 0 ? n / 8 : n) + "\"");
+    bodies.push_back(std::move(e));
+  }
+  return bodies;
+}
+
+struct ProductionWorld : World {
+  RequestIdWindow ids{1000000, 600};
+  SpendLedger ledger{config};
+  EventPipeline production{EventParser(config.attribution_labels, config.tasks.id_fields), prices, requests, exporter,
+                           &ids};
+  ProductionWorld() {
+    production.SetTaskTracker(&tasks);
+    production.SetPromptRepeats(&prompts);
+    production.SetSpendLedger(&ledger);
+    exposition.AddCollector([this] { return ledger.Collect(); });
+  }
+};
+
+__attribute__((noinline)) std::size_t IngestProduction(EventPipeline& pipeline, const std::vector<std::string>& bodies) {
+  std::size_t accepted = 0;
+  for (const auto& body : bodies) accepted += pipeline.Ingest(body, Transport::kUdp, 0).accepted;
+  return accepted;
+}
+
+void BM_ProductionWorkload(benchmark::State& state) {
+  static const std::vector<std::string> warm = ProductionBodies(kWorkloadTenants, 10'000'000);
+  static const std::vector<std::string> bodies = ProductionBodies(kWorkloadEvents, 0);
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto w = std::make_unique<ProductionWorld>();
+    for (const auto& body : warm) w->production.Ingest(body, Transport::kUdp, 0);
+    w->exposition.Render();
+    state.ResumeTiming();
+    if (IngestProduction(w->production, bodies) != bodies.size()) state.SkipWithError("events refused");
+    state.PauseTiming();
+    w.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * kWorkloadEvents);
+}
+BENCHMARK(BM_ProductionWorkload)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// Does the pipeline scale with threads? The production workload split over N
+// threads ingesting into one pipeline at once, as N UDP workers do, without the
+// kernel or a load generator taking cores: wall-clock events/s at N threads over
+// the rate at 1 is the scaling this stage allows (on an otherwise idle machine
+// with at least N cores; compare the /1 and /2 rows of one run).
+void BM_ProductionThreads(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  constexpr int kPerThread = 40000;
+  static std::vector<std::vector<std::string>> slices;
+  if (slices.size() < static_cast<std::size_t>(threads)) {
+    for (int t = static_cast<int>(slices.size()); t < threads; ++t) slices.push_back(ProductionBodies(kPerThread, t * kPerThread));
+  }
+  static const std::vector<std::string> warm = ProductionBodies(kWorkloadTenants, 10'000'000);
+  for (auto _ : state) {
+    auto w = std::make_unique<ProductionWorld>();
+    for (const auto& body : warm) w->production.Ingest(body, Transport::kUdp, 0);
+    w->exposition.Render();
+    std::vector<std::size_t> accepted(static_cast<std::size_t>(threads));
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) {
+      pool.emplace_back([&, t] { accepted[static_cast<std::size_t>(t)] = IngestProduction(w->production, slices[static_cast<std::size_t>(t)]); });
+    }
+    for (auto& th : pool) th.join();
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    for (auto a : accepted) {
+      if (a != kPerThread) state.SkipWithError("events refused");
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * threads * kPerThread);
+}
+BENCHMARK(BM_ProductionThreads)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace llmcost
