@@ -31,7 +31,7 @@ RequestIdWindow::RequestIdWindow(std::size_t max_ids, std::int64_t max_age_secon
 
 void RequestIdWindow::Shard::Evict(std::int64_t now_seconds, std::int64_t max_age) {
   while (!order.empty() && (order.size() > max_ids || order.front().first <= now_seconds - max_age)) {
-    ids.erase(order.front().second);
+    ids.Erase(order.front().second);
     order.pop_front();
   }
 }
@@ -42,7 +42,7 @@ bool RequestIdWindow::FirstSeen(std::string_view id, std::int64_t now_seconds) {
   Shard& shard = ShardFor(h);
   std::lock_guard lock(shard.mu);
   shard.Evict(now_seconds, max_age_);
-  if (!shard.ids.insert(h).second) return false;
+  if (!shard.ids.Insert(h)) return false;
   shard.order.emplace_back(now_seconds, h);
   shard.Evict(now_seconds, max_age_);
   return true;
@@ -73,7 +73,7 @@ void RequestIdWindow::Restore(const std::vector<std::pair<std::int64_t, std::uin
   for (const auto& e : entries) {
     Shard& shard = ShardFor(e.second);
     std::lock_guard lock(shard.mu);
-    if (shard.ids.insert(e.second).second) shard.order.push_back(e);
+    if (shard.ids.Insert(e.second)) shard.order.push_back(e);
   }
   for (Shard& shard : shards_) {
     std::lock_guard lock(shard.mu);

@@ -2,8 +2,10 @@
 // RequestIdWindow: the request ids already counted, so a client or queue can retry
 // a POST without double-counting spend. Bounded in both time (ids older than
 // `max_age_seconds` are forgotten) and size (the oldest ids go first past
-// `max_ids`). Ids are kept as 64-bit hashes: 1,000,000 ids take ~50 MiB, and the
-// chance that two different ids collide in a full window is about 3e-8.
+// `max_ids`). Ids are kept as 64-bit hashes in a flat table (IdHashSet) beside
+// their arrival order: 1,000,000 ids take ~33 MiB (16-32 bytes an id in the table,
+// 16 in the queue), and the chance that two different ids collide in a full window
+// is about 3e-8.
 //
 // Every event with an id passes through here, from every ingest thread: a large
 // window is split in shards by the id's hash, each with its own lock, oldest-first
@@ -16,9 +18,10 @@
 #include <deque>
 #include <mutex>
 #include <string_view>
-#include <unordered_set>
 #include <utility>
 #include <vector>
+
+#include "pipeline/id_hash_set.h"
 
 namespace llmcost {
 
@@ -45,7 +48,7 @@ class RequestIdWindow {
   struct alignas(64) Shard {
     std::size_t max_ids = 0;
     mutable std::mutex mu;
-    std::unordered_set<std::uint64_t> ids;
+    IdHashSet ids;
     std::deque<std::pair<std::int64_t, std::uint64_t>> order;
     void Evict(std::int64_t now_seconds, std::int64_t max_age);
   };
