@@ -52,6 +52,15 @@ struct World {
   PromptRepeats prompts{*registry, config, TaskTracker::SteadyMs};
   EventPipeline pipeline{EventParser(config.attribution_labels, config.tasks.id_fields), prices, requests, exporter};
   Exposition exposition{registry, requests};
+  // A new label set's series are served at zero by the first scrape and take
+  // events from the next (zero-first; 0 s in process): two scrapes, so that a loop
+  // records into live series, as production does after a set's first 30 s. (Until
+  // 2026-12-02 the workloads scraped once, and every measured event was held
+  // back in its set's pending queue instead.)
+  void GoLive() {
+    exposition.Render();
+    exposition.Render();
+  }
   explicit World(bool track_tasks = true) {
     if (!track_tasks) return;
     // kEvent carries a task_id and a prompt_hash: every event takes both recorders' paths.
@@ -94,7 +103,7 @@ BENCHMARK(BM_Price);
 void BM_IngestOneEvent(benchmark::State& state) {
   World w;
   w.pipeline.Ingest(kEvent, Transport::kUdp, 0);
-  w.exposition.Render();
+  w.GoLive();
   for (auto _ : state) w.pipeline.Ingest(kEvent, Transport::kUdp, 0);
   state.SetItemsProcessed(state.iterations());
 }
@@ -105,7 +114,7 @@ BENCHMARK(BM_IngestOneEvent);
 void BM_IngestOneEventNoTaskTracker(benchmark::State& state) {
   World w(false);
   w.pipeline.Ingest(kEvent, Transport::kUdp, 0);
-  w.exposition.Render();
+  w.GoLive();
   for (auto _ : state) w.pipeline.Ingest(kEvent, Transport::kUdp, 0);
   state.SetItemsProcessed(state.iterations());
 }
@@ -116,7 +125,7 @@ BENCHMARK(BM_IngestOneEventNoTaskTracker);
 void BM_IngestDistinctTasks(benchmark::State& state) {
   World w;
   w.pipeline.Ingest(kEvent, Transport::kUdp, 0);
-  w.exposition.Render();
+  w.GoLive();
   std::string e = kEvent;
   const std::size_t at = e.find("conv-42");
   std::uint64_t n = 0;
@@ -191,7 +200,7 @@ void BM_PipelineWorkload(benchmark::State& state) {
     auto w = std::make_unique<DedupWorld>();
     // Every tenant's label set created and live first: the loop measures steady state.
     for (int t = 0; t < kWorkloadTenants; ++t) w->pipeline.Ingest(bodies[static_cast<std::size_t>(t)], Transport::kUdp, 0);
-    w->exposition.Render();
+    w->GoLive();
     state.ResumeTiming();
     const std::size_t accepted = IngestWorkload(w->dedup_pipeline, bodies, 0, bodies.size());
     if (accepted != bodies.size()) state.SkipWithError("events refused");
@@ -250,7 +259,7 @@ void BM_ProductionWorkload(benchmark::State& state) {
     state.PauseTiming();
     auto w = std::make_unique<ProductionWorld>();
     for (const auto& body : warm) w->production.Ingest(body, Transport::kUdp, 0);
-    w->exposition.Render();
+    w->GoLive();
     state.ResumeTiming();
     if (IngestProduction(w->production, bodies) != bodies.size()) state.SkipWithError("events refused");
     state.PauseTiming();
@@ -277,7 +286,7 @@ void BM_ProductionThreads(benchmark::State& state) {
   for (auto _ : state) {
     auto w = std::make_unique<ProductionWorld>();
     for (const auto& body : warm) w->production.Ingest(body, Transport::kUdp, 0);
-    w->exposition.Render();
+    w->GoLive();
     std::vector<std::size_t> accepted(static_cast<std::size_t>(threads));
     const auto start = std::chrono::steady_clock::now();
     std::vector<std::thread> pool;
