@@ -5,6 +5,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "pricing/price_book.h"
+
 namespace llmcost {
 namespace {
 
@@ -128,6 +130,96 @@ TEST(PriceTable, ShippedFileLoadsWithEveryEntryDatedAndSourced) {
     EXPECT_FALSE(t->Find("anthropic", m)->retired.empty()) << m << " is retired on the first-party API";
   }
   EXPECT_EQ(t->Find("anthropic", "claude-mythos-5-2"), nullptr) << "no published price: must stay unpriced";
+}
+
+// LookupModel is a per-thread memo of ResolveModel, ModelResolver::Shape and Find:
+// whatever it remembers, it answers what they answer.
+TEST(PriceTable, LookupModelAnswersAsResolveShapeAndFind) {
+  const auto t = PriceTable::LoadFile(std::string(LLM_COST_SOURCE_DIR) + "/exporter/pricing/prices.yml");
+  const char* ids[] = {"claude-sonnet-4-5-20250929", "Claude-Sonnet-4-5-20250929", "CLAUDE-SONNET-4-5-20250929",
+                       "claude-sonnet-4-5-x", "Claude-Sonnet-4-5-X", "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                       "US.Anthropic.Claude-Sonnet-4-5-20250929-V1:0", "global.anthropic.claude-haiku-4-5-20251001-v1:0",
+                       "claude-opus-4-1@20250805", "claude-opus-4-0", "gpt-4o", "", "  "};
+  for (int round = 0; round < 2; ++round) {  // the second round is answered from the memo
+    for (const char* id : ids) {
+      for (const char* provider : {"anthropic", "openai"}) {
+        const ModelLookup& l = t->LookupModel(provider, id);
+        EXPECT_EQ(l.model, t->ResolveModel(id)) << id;
+        EXPECT_EQ(l.price, t->Find(provider, t->ResolveModel(id))) << provider << " " << id;
+        const IdShape shape = ModelResolver::Shape(id);
+        EXPECT_EQ(l.shape.platform, shape.platform) << id;
+        EXPECT_EQ(l.shape.endpoint, shape.endpoint) << id;
+      }
+    }
+  }
+  // Case variants resolve as the lower-case id does, and near names stay unknown.
+  EXPECT_EQ(t->LookupModel("anthropic", "CLAUDE-SONNET-4-5-20250929").price, t->Find("anthropic", "claude-sonnet-4-5"));
+  EXPECT_NE(t->LookupModel("anthropic", "CLAUDE-SONNET-4-5-20250929").price, nullptr);
+  EXPECT_EQ(t->LookupModel("anthropic", "Claude-Sonnet-4-5-X").price, nullptr);
+  // The provider is part of what is remembered.
+  EXPECT_EQ(t->LookupModel("openai", "claude-sonnet-4-5-20250929").price, nullptr);
+}
+
+// A reload builds another table: nothing remembered for the old one is used for it,
+// and a copy is another table too (its entries are its own).
+TEST(PriceTable, LookupModelForgetsWhatItRememberedForAnotherTable) {
+  const auto one = PriceTable::Parse(kMinimal);
+  const auto two = PriceTable::Parse(Replace(kMinimal, "input: \"1\"", "input: \"3\""));
+  const PicoUsd one_rate = 1'000'000;    // $1 per MTok in pUSD per token
+  const PicoUsd two_rate = 3'000'000;    // $3 per MTok
+  for (int i = 0; i < 3; ++i) {
+    const ModelLookup& a = one->LookupModel("anthropic", "M-One");
+    ASSERT_NE(a.price, nullptr);
+    EXPECT_EQ(a.price, one->Find("anthropic", "m-one"));
+    EXPECT_EQ(a.price->Latest().rates[TokenType::kInput], one_rate);
+    const ModelLookup& b = two->LookupModel("anthropic", "M-One");
+    ASSERT_NE(b.price, nullptr);
+    EXPECT_EQ(b.price, two->Find("anthropic", "m-one"));
+    EXPECT_EQ(b.price->Latest().rates[TokenType::kInput], two_rate);
+  }
+  const PriceTable copy = *one;
+  EXPECT_EQ(copy.LookupModel("anthropic", "m-one").price, copy.Find("anthropic", "m-one"));
+  EXPECT_NE(copy.LookupModel("anthropic", "m-one").price, one->Find("anthropic", "m-one"));
+
+  // Through a PriceBook reload, as SIGHUP and POST /-/reload do.
+  const std::string path = testing::TempDir() + "/lookup_reload_prices.yml";
+  std::ofstream(path) << kMinimal;
+  PriceBook book(PriceTable::LoadFile(path));
+  EXPECT_EQ(book.Current()->LookupModel("anthropic", "m-one").price->Latest().rates[TokenType::kInput], one_rate);
+  std::ofstream(path) << Replace(kMinimal, "input: \"1\"", "input: \"3\"");
+  ASSERT_EQ(book.Reload(path), nullptr);
+  EXPECT_EQ(book.Current()->LookupModel("anthropic", "m-one").price->Latest().rates[TokenType::kInput], two_rate);
+}
+
+TEST(PriceTable, LookupModelMemoIsBounded) {
+  const auto t = PriceTable::Parse(kMinimal);
+  for (std::size_t i = 0; i < 3 * PriceTable::kMaxLookupsMemoized; ++i) {
+    const std::string id = "client-model-" + std::to_string(i);
+    const ModelLookup& l = t->LookupModel("anthropic", id);
+    EXPECT_EQ(l.model, id);
+    EXPECT_EQ(l.price, nullptr);
+    EXPECT_LE(PriceTable::LookupsMemoized(), PriceTable::kMaxLookupsMemoized);
+  }
+  // Still answers right once the memo has been emptied.
+  EXPECT_EQ(t->LookupModel("anthropic", "m-one").price, t->Find("anthropic", "m-one"));
+  EXPECT_NE(t->LookupModel("anthropic", "m-one").price, nullptr);
+}
+
+// A JSON model id may be megabytes long: such an id is answered but not remembered,
+// so the memo's bytes are bounded too.
+TEST(PriceTable, LookupModelDoesNotRememberLongIds) {
+  const auto t = PriceTable::Parse(kMinimal);
+  EXPECT_NE(t->LookupModel("anthropic", "M-One").price, nullptr);
+  const std::size_t before = PriceTable::LookupsMemoized();
+  const std::string long_id(1 << 20, 'x');
+  for (int i = 0; i < 2; ++i) {
+    const ModelLookup& l = t->LookupModel("anthropic", long_id);
+    EXPECT_EQ(l.model, t->ResolveModel(long_id));
+    EXPECT_EQ(l.price, nullptr);
+  }
+  EXPECT_EQ(PriceTable::LookupsMemoized(), before);
+  // The memo still answers for short ids after a long one.
+  EXPECT_EQ(t->LookupModel("anthropic", "m-one").price, t->Find("anthropic", "m-one"));
 }
 
 }  // namespace

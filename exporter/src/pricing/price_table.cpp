@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -12,6 +13,7 @@
 
 #include "config/yaml_keys.h"
 #include "event/event_time.h"
+#include "event/seeded_hash.h"
 
 namespace llmcost {
 namespace {
@@ -294,6 +296,72 @@ extern "C" const std::size_t kLlmCostEmbeddedPricesSize;
 std::string_view PriceTable::EmbeddedText() { return {kLlmCostEmbeddedPrices, kLlmCostEmbeddedPricesSize}; }
 
 std::shared_ptr<const PriceTable> PriceTable::Embedded() { return Parse(EmbeddedText(), "embedded"); }
+
+namespace {
+
+std::atomic<std::uint64_t> next_table_identity{1};
+
+// Raw ids are what clients send: the memo's map is keyed by the seeded hash.
+struct SeededStringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return SeededHash(s); }
+};
+
+struct LookupMemo {
+  std::uint64_t table = 0;  // the table's Identity; 0: none yet
+  std::string key;          // scratch: the provider's length, the provider, the raw id
+  std::unordered_map<std::string, ModelLookup, SeededStringHash, std::equal_to<>> entries;
+  // The entry of the previous call: an ingest thread sees the same id over and over.
+  const std::pair<const std::string, ModelLookup>* last = nullptr;
+  ModelLookup unmemoized;  // the answer for an id too long to remember
+};
+
+LookupMemo& ThreadLookupMemo() {
+  thread_local LookupMemo memo;
+  return memo;
+}
+
+}  // namespace
+
+PriceTable::Identity::Identity() : value(next_table_identity.fetch_add(1, std::memory_order_relaxed)) {}
+
+const ModelLookup& PriceTable::LookupModel(std::string_view provider, std::string_view raw_id) const {
+  LookupMemo& memo = ThreadLookupMemo();
+  auto compute = [&](ModelLookup& lookup) {
+    lookup.model = ResolveModel(raw_id);
+    lookup.shape = ModelResolver::Shape(raw_id);
+    lookup.price = Find(provider, lookup.model);
+  };
+  // A JSON model id has no length limit: a long one is answered, not remembered,
+  // so the memo holds at most kMaxLookupsMemoized * kMaxLookupKeyBytes of keys.
+  if (provider.size() + raw_id.size() > kMaxLookupKeyBytes) {
+    compute(memo.unmemoized);
+    return memo.unmemoized;
+  }
+  if (memo.table != identity_.value) {
+    memo.entries.clear();
+    memo.last = nullptr;
+    memo.table = identity_.value;
+  }
+  // Length-prefixed provider: no (provider, id) pair can be read as another.
+  const std::uint64_t provider_size = provider.size();
+  memo.key.clear();
+  memo.key.append(reinterpret_cast<const char*>(&provider_size), sizeof provider_size);
+  memo.key.append(provider);
+  memo.key.append(raw_id);
+  if (memo.last != nullptr && memo.last->first == memo.key) return memo.last->second;
+  if (auto it = memo.entries.find(std::string_view(memo.key)); it != memo.entries.end()) {
+    memo.last = &*it;
+    return it->second;
+  }
+  ModelLookup lookup;
+  compute(lookup);
+  if (memo.entries.size() >= kMaxLookupsMemoized) memo.entries.clear();
+  memo.last = &*memo.entries.emplace(memo.key, std::move(lookup)).first;
+  return memo.last->second;
+}
+
+std::size_t PriceTable::LookupsMemoized() { return ThreadLookupMemo().entries.size(); }
 
 const ModelPrice* PriceTable::Find(std::string_view provider, std::string_view model) const {
   const auto it = models_.find(Key(provider, model));

@@ -66,6 +66,14 @@ struct ModelPrice {
   const RatePeriod& Latest() const { return periods.back(); }
 };
 
+// One model id as the pricer needs it: its canonical name, what the id shows about
+// where it was served, and the price entry for it (nullptr: not in the table).
+struct ModelLookup {
+  std::string model;                  // ResolveModel(raw_id)
+  IdShape shape;                      // ModelResolver::Shape(raw_id)
+  const ModelPrice* price = nullptr;  // Find(provider, model)
+};
+
 class PriceTableError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -83,6 +91,18 @@ class PriceTable {
 
   const ModelPrice* Find(std::string_view provider, std::string_view model) const;
   std::string ResolveModel(std::string_view raw_id) const { return resolver_.Resolve(raw_id); }
+  // ResolveModel, ModelResolver::Shape and Find at once, memoised per thread for this
+  // table (an event costs one lookup, not a normalisation, a lower-cased copy and a
+  // keyed search): a reloaded table is another table and starts with nothing
+  // remembered. At most kMaxLookupsMemoized ids per thread, forgotten all at once
+  // when full; a provider and id longer than kMaxLookupKeyBytes together are looked
+  // up every time, never remembered. The reference is valid until this thread's
+  // next LookupModel call.
+  const ModelLookup& LookupModel(std::string_view provider, std::string_view raw_id) const;
+  static constexpr std::size_t kMaxLookupsMemoized = 1024;
+  static constexpr std::size_t kMaxLookupKeyBytes = 256;
+  // Ids this thread's memo holds (for tests of the bound).
+  static std::size_t LookupsMemoized();
 
   const std::string& as_of() const { return as_of_; }
   std::int64_t as_of_unix_seconds() const { return as_of_unix_; }
@@ -108,6 +128,18 @@ class PriceTable {
   PicoUsd web_search_per_request_ = 0;
   std::unordered_map<std::string, ModelPrice> models_;  // key: provider + '/' + model
   ModelResolver resolver_;
+  // Names this table for the lookup memo. A copy is another table (its ModelPrice
+  // pointers differ), so it takes a new number.
+  struct Identity {
+    std::uint64_t value;
+    Identity();
+    Identity(const Identity&) : Identity() {}
+    Identity& operator=(const Identity&) {
+      value = Identity().value;
+      return *this;
+    }
+  };
+  Identity identity_;
 };
 
 }  // namespace llmcost

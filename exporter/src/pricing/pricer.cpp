@@ -103,10 +103,10 @@ struct Options {
   std::int64_t at_unix;
 };
 
-// Prices `part.tokens` for `part.model`. web_searches are charged on this part.
-void PricePart(CostPart& part, const Options& o, std::uint64_t web_searches) {
+// Prices `part.tokens` for `part.model`, whose entry is `price` (nullptr: not in
+// the table). web_searches are charged on this part.
+void PricePart(CostPart& part, const Options& o, std::uint64_t web_searches, const ModelPrice* price) {
   const UsageEvent& event = o.event;
-  const ModelPrice* price = o.table.Find(event.provider, part.model);
   if (price == nullptr) {
     part.unpriced = UnpricedReason::kUnknownModel;
     return;
@@ -202,12 +202,14 @@ bool Overflows(const RequestCost& cost) {
 
 RequestCost PriceRequest(const UsageEvent& event, const PriceTable& table, std::int64_t now_unix) {
   RequestCost cost;
-  cost.model = table.ResolveModel(event.model_id);
+  const ModelLookup& lookup = table.LookupModel(event.provider, event.model_id);
+  cost.model = lookup.model;
+  const ModelPrice* const own_price = lookup.price;
+  const IdShape shape = lookup.shape;
   cost.tier = event.tier;
   cost.priced_at_unix = event.ts_unix.value_or(now_unix);
 
   // Platform: what the id shows, else what the event says, else the provider's own API.
-  const IdShape shape = ModelResolver::Shape(event.model_id);
   if (shape.platform) cost.platform = *shape.platform;
   else if (event.platform) cost.platform = *event.platform;
   else cost.platform = event.provider == "anthropic" ? Platform::kAnthropic
@@ -253,7 +255,7 @@ RequestCost PriceRequest(const UsageEvent& event, const PriceTable& table, std::
 
   const Options options{event, table, cost.platform, cost.regional, cost.priced_at_unix};
   if (steps.empty()) {
-    PricePart(cost, options, event.web_search_requests);
+    PricePart(cost, options, event.web_search_requests, own_price);
   } else {
     // A part is billed only if every one of its steps is: never a partial cost.
     std::vector<CostPart*> started;
@@ -261,7 +263,7 @@ RequestCost PriceRequest(const UsageEvent& event, const PriceTable& table, std::
       CostPart step;
       step.model = part->model;
       step.tokens = it->tokens;
-      PricePart(step, options, 0);
+      PricePart(step, options, 0, part == &cost ? own_price : table.Find(event.provider, part->model));
       const bool first = std::find(started.begin(), started.end(), part) == started.end();
       if (first) {
         started.push_back(part);
@@ -284,7 +286,7 @@ RequestCost PriceRequest(const UsageEvent& event, const PriceTable& table, std::
     // Web search is a per-use fee of the request, charged on its own model.
     if (std::find(started.begin(), started.end(), &cost) == started.end()) {
       // No iteration of the request's own model: its fees alone (no tokens).
-      PricePart(cost, options, event.web_search_requests);
+      PricePart(cost, options, event.web_search_requests, own_price);
     } else if (cost.billed) {
       cost[CostType::kWebSearch] = Times(event.web_search_requests, table.web_search_per_request(), cost.overflow);
     }
