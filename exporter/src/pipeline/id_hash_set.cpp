@@ -8,16 +8,6 @@ namespace {
 
 constexpr std::size_t kFirstCapacity = 16;  // a power of two
 
-// splitmix64's finaliser: every bit of the input moves every bit of the slot.
-std::uint64_t Mix(std::uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
-
 }  // namespace
 
 std::uint64_t IdHashSet::RandomKey() {

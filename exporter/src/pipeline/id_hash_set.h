@@ -31,6 +31,18 @@ class IdHashSet {
 
   static std::uint64_t RandomKey();
 
+  // splitmix64's finaliser, a bijection in which every input bit moves every output
+  // bit: spreads a slot's hash here, and RequestIdWindow::Hash's FNV-1a (whose
+  // result is persisted, so this must never change).
+  static constexpr std::uint64_t Mix(std::uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+  }
+
  private:
   std::size_t Home(std::uint64_t h) const;
   void Grow();

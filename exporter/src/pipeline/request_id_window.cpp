@@ -11,12 +11,7 @@ std::uint64_t RequestIdWindow::Hash(std::string_view id) {
     h ^= c;
     h *= 0x100000001b3ULL;
   }
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ULL;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebULL;
-  h ^= h >> 31;
-  return h;
+  return IdHashSet::Mix(h);
 }
 
 RequestIdWindow::RequestIdWindow(std::size_t max_ids, std::int64_t max_age_seconds)
